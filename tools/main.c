@@ -1,0 +1,2 @@
+#include "ir.h"
+int main(void) { return 0; }
