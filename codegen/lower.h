@@ -116,4 +116,23 @@ void emit_c(const Prog *p, const char *dir);
 void emit_llvm(const Prog *p, const char *dir);
 void emit_header(const Prog *p, const char *dir); /* NAME.h, shared */
 
+/* ---- additions (lowering helper): plan order, interpreter helpers ---- */
+
+/* passes/plan.c: the phase of each op of g (phase[i] for g->ops[i]):
+   PH_HEAD quantize (or reshape) of graph inputs, PH_BODY the rest,
+   PH_TAIL float ops that lead only to outputs (dequantize, a trailing
+   softmax).  The plan pass orders the ops head, body, tail; lower() takes
+   the int8 entry point's body from it. */
+enum { PH_HEAD, PH_BODY, PH_TAIL };
+void graph_phases(Graph *g, unsigned char *phase);
+
+/* tools/interp.c, interp helpers.  run_samples: runs nsamples batch-1
+   inferences of a single-input, single-output program on x (nsamples
+   inputs, back to back) and returns the outputs back to back (allocated
+   with alloc()).  prog_tensor: where value v is after a prog_run of a
+   keep_all program on arena (constants: their data); NULL for a value the
+   program does not keep. */
+float *run_samples(Graph *g, const Prog *p, const float *x, int64_t nsamples);
+void *prog_tensor(const Prog *p, void *arena, const Value *v);
+
 #endif

@@ -1,2 +1,185 @@
+/* Kernel selection: after lower() has built a step with the portable
+   kernel and reference-layout weights, swap in the target's SIMD variant
+   (runtime/<isa>.c) and repack its constants the way that variant reads
+   them.  Variants give the same bits as the portable kernels: the same
+   int32 accumulator, then q8_rq and the clamp.
+
+   Packed layouts (docs/performance.md has the picture):
+   - conv2d_i8 / dense_i8 (dense is a 1x1 conv over N rows):
+       W[g][ob][kh][kw][kgrp][L][KG]   (int8, or int16 for avx2)
+     g the group, ob a block of L output channels of that group, kgrp a
+     group of KG consecutive input channels of the tap; channels past
+     OC/G or C/G are zero.  One vector register holds one [L][KG] block.
+   - dwconv (groups == C == OC): W[kh][kw][Cp], Cp = C rounded up to 16,
+     int32 holding (uint16)w for x86 (vpmaddwd against sign-extended
+     int32 activations gives x*w exactly), int16 elsewhere.
+   - B, MULT, SHIFT become per-channel int32 arrays [g][OCg rounded up
+     to L] (or [Cp]), so kernels load whole vectors without reading past
+     an array.  For avx512 B also absorbs -128 * sum(w[c]): vpdpbusd
+     multiplies u8 by s8, so the kernel feeds it x ^ 0x80 = x + 128. */
 #include "codegen/lower.h"
-void select_kernel(const Target *t, Prog *p, Step *s) { (void)t; (void)p; (void)s; }
+
+#include <string.h>
+
+enum {
+	PADBUF = 4096, /* the kernels' stack buffer of pad values (bytes) */
+	DWTAPS = 64,   /* the depthwise kernels' window limit */
+};
+
+typedef struct {
+	TargetKind kind;
+	const char *sfx;  /* kernel name suffix: conv2d_i8_SFX */
+	int L, KG;        /* conv block: L output channels x KG input channels */
+	Dtype wdt;        /* conv weight element: DT_I8 or DT_I16 */
+	Dtype dwdt;       /* depthwise weight element: DT_I32 (x86) or DT_I16 */
+	bool u8fold;      /* fold -128 * sum(w) into the bias */
+} Isa;
+
+static const Isa isas[] = {
+	{ TG_X86_64_AVX2,     "avx2",    8,  4, DT_I16, DT_I32, false },
+	{ TG_X86_64_AVX512,   "avx512",  16, 4, DT_I8,  DT_I32, true },
+	{ TG_AARCH64,         "neon",    8,  4, DT_I8,  DT_I16, false },
+	{ TG_AARCH64_DOTPROD, "dotprod", 16, 4, DT_I8,  DT_I16, false },
+	{ TG_RISCV64_V,       "rvv",     16, 1, DT_I8,  DT_I16, false },
+};
+
+static int64_t roundup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+static int addblob(Prog *p, const char *base, Dtype dt, int64_t n, const void *data)
+{
+	Blob *b = &PUSH(p->blobs, p->nblobs);
+	b->name = fmt("%s_simd%d", base, p->nblobs - 1);
+	b->dt = dt;
+	b->n = n;
+	b->data = data;
+	return p->nblobs - 1;
+}
+
+static const void *blobdata(const Prog *p, int idx, Dtype dt, int64_t n)
+{
+	if (idx < 0)
+		return NULL;
+	if (idx >= p->nblobs || p->blobs[idx].dt != dt || p->blobs[idx].n < n)
+		die("select: blob %d is not %s[%lld]", idx, dtype_name(dt), (long long)n);
+	return p->blobs[idx].data;
+}
+
+/* Per-channel int32 arrays padded to the packed channel order: the
+   bias (with the u8 fold), and MULT/SHIFT expanded from per tensor. */
+static void repack_rq(const Isa *isa, Prog *p, Step *s, int G, int OCg, int OCgp,
+                      const int8_t *w, int64_t kper)
+{
+	int OC = G * OCg, nrq = s->p.i[Q8_NRQ];
+	const int32_t *b = blobdata(p, s->pblob[Q8P_B], DT_I32, OC);
+	const int32_t *m = blobdata(p, s->pblob[Q8P_MULT], DT_I32, nrq);
+	const int32_t *sh = blobdata(p, s->pblob[Q8P_SHIFT], DT_I32, nrq);
+	if (!m || !sh || (nrq != 1 && nrq != OC))
+		die("select: %s has no requantization (nrq %d)", s->kernel, nrq);
+	int64_t n = (int64_t)G * OCgp;
+	int32_t *nb = alloc_array(n, 4), *nm = alloc_array(n, 4), *ns = alloc_array(n, 4);
+	for (int g = 0; g < G; g++)
+		for (int j = 0; j < OCg; j++) {
+			int oc = g * OCg + j;
+			int64_t d = (int64_t)g * OCgp + j;
+			/* modulo 2^32, as the kernels' accumulators (and ref.c's) */
+			uint32_t acc = b ? (uint32_t)b[oc] : 0;
+			if (isa->u8fold)
+				for (int64_t k = 0; k < kper; k++)
+					acc -= 128u * (uint32_t)(int32_t)w[oc * kper + k];
+			nb[d] = (int32_t)acc;
+			nm[d] = m[nrq == 1 ? 0 : oc];
+			ns[d] = sh[nrq == 1 ? 0 : oc];
+		}
+	/* padded channels: multiplier 0 gives rq = 0, never stored anyway */
+	const char *base = p->blobs[s->pblob[Q8P_W]].name;
+	s->pblob[Q8P_B] = addblob(p, fmt("%s_b", base), DT_I32, n, nb);
+	s->pblob[Q8P_MULT] = addblob(p, fmt("%s_m", base), DT_I32, n, nm);
+	s->pblob[Q8P_SHIFT] = addblob(p, fmt("%s_s", base), DT_I32, n, ns);
+}
+
+static void pack_conv(const Isa *isa, Prog *p, Step *s, bool dense)
+{
+	const q8_params *q = &s->p;
+	int G = dense ? 1 : q->i[Q8_GROUPS];
+	int C = q->i[Q8_C], OC = q->i[Q8_OC];
+	int T = dense ? 1 : q->i[Q8_KH] * q->i[Q8_KW];
+	if (G < 1 || C % G || OC % G || T < 1)
+		die("select: bad conv geometry");
+	int Cg = C / G, OCg = OC / G;
+	bool padded = !dense && (q->i[Q8_PT] | q->i[Q8_PL] | q->i[Q8_PB] | q->i[Q8_PR]);
+	if (padded && Cg > PADBUF)
+		return;
+	int L = isa->L, KG = isa->KG;
+	int nk = (int)roundup(Cg, KG) / KG, nob = (int)roundup(OCg, L) / L;
+	int64_t kper = (int64_t)T * Cg;
+	const int8_t *w = blobdata(p, s->pblob[Q8P_W], DT_I8, OC * kper);
+	int64_t n = (int64_t)G * nob * T * nk * L * KG;
+	void *pw = alloc_array(n, dtype_size(isa->wdt));
+	int64_t i = 0;
+	for (int g = 0; g < G; g++)
+	for (int ob = 0; ob < nob; ob++)
+	for (int t = 0; t < T; t++)
+	for (int k = 0; k < nk; k++)
+	for (int l = 0; l < L; l++)
+	for (int e = 0; e < KG; e++, i++) {
+		int j = ob * L + l, c = k * KG + e;
+		int v = j < OCg && c < Cg ? w[(g * OCg + j) * kper + (int64_t)t * Cg + c] : 0;
+		if (isa->wdt == DT_I16)
+			((int16_t *)pw)[i] = (int16_t)v;
+		else
+			((int8_t *)pw)[i] = (int8_t)v;
+	}
+	repack_rq(isa, p, s, G, OCg, nob * L, w, kper);
+	s->pblob[Q8P_W] = addblob(p, p->blobs[s->pblob[Q8P_W]].name, isa->wdt, n, pw);
+	s->kernel = fmt("%s_%s", s->kernel, isa->sfx);
+}
+
+static void pack_dw(const Isa *isa, Prog *p, Step *s)
+{
+	int C = s->p.i[Q8_C], T = s->p.i[Q8_KH] * s->p.i[Q8_KW];
+	int Cp = (int)roundup(C, 16);
+	const int8_t *w = blobdata(p, s->pblob[Q8P_W], DT_I8, (int64_t)C * T);
+	int64_t n = (int64_t)T * Cp;
+	void *pw = alloc_array(n, dtype_size(isa->dwdt));
+	for (int t = 0; t < T; t++)
+		for (int c = 0; c < Cp; c++) {
+			int v = c < C ? w[(int64_t)c * T + t] : 0;
+			if (isa->dwdt == DT_I32)
+				((int32_t *)pw)[(int64_t)t * Cp + c] = (uint16_t)(int16_t)v;
+			else
+				((int16_t *)pw)[(int64_t)t * Cp + c] = (int16_t)v;
+		}
+	Isa dw = *isa;
+	dw.u8fold = false;
+	repack_rq(&dw, p, s, C, 1, 1, w, T);
+	/* [C][1] per channel: repack_rq padded to 1, pad it to Cp */
+	for (int k = Q8P_B; k <= Q8P_SHIFT; k++) {
+		Blob *b = &p->blobs[s->pblob[k]];
+		int32_t *d = alloc_array(Cp, 4);
+		memcpy(d, b->data, (size_t)C * 4);
+		b->data = d;
+		b->n = Cp;
+	}
+	s->pblob[Q8P_W] = addblob(p, p->blobs[s->pblob[Q8P_W]].name, isa->dwdt, n, pw);
+	s->kernel = fmt("dwconv_i8_%s", isa->sfx);
+}
+
+void select_kernel(const Target *t, Prog *p, Step *s)
+{
+	const Isa *isa = NULL;
+	for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+		if (t && isas[i].kind == t->kind)
+			isa = &isas[i];
+	if (!isa || s->pblob[Q8P_W] < 0 || s->p.i[Q8_NRQ] < 1)
+		return;
+	if (!strcmp(s->kernel, "dense_i8")) {
+		pack_conv(isa, p, s, true);
+	} else if (!strcmp(s->kernel, "conv2d_i8")) {
+		int G = s->p.i[Q8_GROUPS];
+		if (G > 1 && G == s->p.i[Q8_C] && G == s->p.i[Q8_OC] &&
+		    s->p.i[Q8_KH] * s->p.i[Q8_KW] <= DWTAPS)
+			pack_dw(isa, p, s);
+		else
+			pack_conv(isa, p, s, false);
+	}
+}

@@ -250,6 +250,9 @@ void infer_op(Op *op);
    header, dtype, order, shape, length) against the expected type when
    `want` is non-NULL, else returns the file's own type in *got. */
 void *npy_read(const char *path, const Type *want, Type *got);
+/* The same checks on a file image in memory (the fuzzer's entry point);
+   path names it in messages.  The data is copied to the arena. */
+void *npy_parse_buffer(const char *path, const unsigned char *buf, size_t len, const Type *want, Type *got);
 /* write atomically (temporary file, then rename) */
 void npy_write(const char *path, Dtype dt, int rank, const int64_t *dims, const void *data);
 
@@ -299,5 +302,20 @@ void run_pipeline(Graph *g, Options *o);
    mult in [2^30, 2^31); M == 0 gives mult 0.  Returns false when M is
    too large to represent (shift > 30). */
 bool quantize_multiplier(double m, int32_t *mult, int32_t *shift);
+
+/* calibration (passes/histogram.c) */
+/* Histograms of |x|: bin k of n counts [k, k+1) * amax / n (the top bin
+   also holds |x| == amax).  Each method returns the clipping threshold T
+   (the range becomes [-T, T] or [0, T]); docs/calibration.md. */
+enum { CAL_BINS = 2048, CAL_LEVELS = 128 };
+void hist_add(double *bins, int n, double amax, const float *x, int64_t count);
+double hist_percentile(const double *bins, int n, double amax, double pct);
+double hist_kl(const double *bins, int n, double amax);   /* needs n >= CAL_LEVELS */
+double hist_mse(const double *bins, int n, double amax);
+double hist_threshold(CalibMethod m, const double *bins, int n, double amax, double pct);
+/* passes/calibrate.c: per tensor of qgraph matched by name in fgraph (the
+   float graph after fold): range, scale and SQNR (dB) of the dequantized
+   int8 tensor against fp32 over the calibration set. */
+void report_sqnr(Graph *fgraph, Graph *qgraph, Options *o, FILE *f);
 
 #endif

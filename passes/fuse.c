@@ -1,2 +1,89 @@
-#include "ir.h"
-void pass_fuse(Graph *g, Options *o) { (void)g; (void)o; }
+/* Pass 6, fuse: an accumulator (qconv2d/qdense with an i32 result) whose
+   only use is a requantize becomes one qconv2d/qdense with the
+   requantize's multipliers and clamp; an integer clip that is the only
+   use of an int8 result (of qconv2d, qdense, qadd, qsub, qmul or
+   requantize, or another clip) narrows that op's clamp instead.  The fused op takes the
+   last op's result value, so names in dumps keep their meaning. */
+#include "quant.h"
+
+
+static void remove_op(Graph *g, Op *op)
+{
+	int n = 0;
+	for (int i = 0; i < g->nops; i++)
+		if (g->ops[i] != op)
+			g->ops[n++] = g->ops[i];
+	g->nops = n;
+}
+
+/* op's result becomes that of `last`, which goes away */
+static void take_result(Graph *g, Op *op, Op *last)
+{
+	op->out = last->out;
+	op->out->def = op;
+	remove_op(g, last);
+}
+
+static bool has_clamp(const Op *op)
+{
+	switch (op->kind) {
+	case OP_QCONV2D: case OP_QDENSE: case OP_REQUANTIZE:
+	case OP_QADD: case OP_QSUB: case OP_QMUL:
+		return op->a.nrq > 0 && op->out->type.dt == DT_I8;
+	default:
+		return false;
+	}
+}
+
+static int32_t clamp_bound(double v)
+{
+	return v < -128 ? -128 : v > 127 ? 127 : (int32_t)v;
+}
+
+/* clamp(clamp(v, lo, hi), clip's bounds) as one clamp [lo, hi] */
+static void meet(int32_t *lo, int32_t *hi, const Op *clip)
+{
+	int32_t l2 = clamp_bound(clip->a.min), h2 = clamp_bound(clip->a.max);
+	int32_t l = *lo > l2 ? *lo : l2, h = *hi < h2 ? *hi : h2;
+	if (l > h) /* disjoint: the result is a constant */
+		l = h = *hi < l2 ? l2 : h2;
+	*lo = l;
+	*hi = h;
+}
+
+void pass_fuse(Graph *g, Options *o)
+{
+	(void)o;
+	for (int i = 0; i < g->nops; i++) {
+		Op *op = g->ops[i];
+		if ((op->kind == OP_QCONV2D || op->kind == OP_QDENSE) && op->a.nrq == 0 &&
+		    op->out->type.dt == DT_I32) {
+			Op *r = only_user(g, op->out);
+			if (!r || r->kind != OP_REQUANTIZE || r->a.nrq == 0 || r->out->type.dt != DT_I8)
+				continue;
+			if (r->a.nrq != 1 && r->a.nrq != op->in[1]->type.dims[0])
+				die("fuse: requantize %%%s has %d multipliers for %lld channels", r->out->name,
+				    r->a.nrq, (long long)op->in[1]->type.dims[0]);
+			op->a.nrq = r->a.nrq;
+			op->a.mult = r->a.mult;
+			op->a.shift = r->a.shift;
+			op->a.lo = r->a.lo;
+			op->a.hi = r->a.hi;
+			take_result(g, op, r);
+		}
+		bool clip = op->kind == OP_CLIP && op->out->type.dt == DT_I8;
+		for (;;) {
+			Op *c = has_clamp(op) || clip ? only_user(g, op->out) : NULL;
+			if (!c || c->kind != OP_CLIP || c->out->type.dt != DT_I8)
+				break;
+			if (clip) { /* clip of clip: one clip */
+				int32_t lo = clamp_bound(op->a.min), hi = clamp_bound(op->a.max);
+				meet(&lo, &hi, c);
+				op->a.min = lo;
+				op->a.max = hi;
+			} else
+				meet(&op->a.lo, &op->a.hi, c);
+			take_result(g, op, c);
+		}
+	}
+}

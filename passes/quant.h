@@ -1,0 +1,56 @@
+/* Helpers shared by the quantization passes (quantize.c, zeropoint.c,
+   fixedpoint.c, fuse.c); private to passes/.  The arithmetic they set up
+   is described in docs/numerics.md. */
+#ifndef Q8C_QUANT_H
+#define Q8C_QUANT_H
+
+#include "ir.h"
+
+/* The smallest power of two >= s (s > 0). */
+double pow2_up(double s);
+bool is_pow2(double s);
+
+/* A fresh copy of q (never share a Quant that a pass may edit). */
+Quant *quant_copy(const Quant *q);
+
+/* Integer element i of a constant, any integer dtype. */
+int64_t const_geti(const Value *c, int64_t i);
+
+/* Every u8 tensor becomes i8 with zero point zp - 128: quantize ops,
+   constants, integer results and the integer attributes that live in
+   their domain (clamp bounds, clip bounds, pad value, xzp).  Exact:
+   sat_u8(r + z) - 128 == sat_i8(r + z - 128). */
+void convert_u8(Graph *g);
+
+/* Per output channel c of a weight constant w [O, ...]: sum of w[c] and
+   sum of |w[c]| over the whole window. */
+void weight_sums(const Value *w, int64_t *sum, int64_t *sumabs);
+
+/* The op that reads v, if that is v's only use (and v is no output). */
+Op *only_user(Graph *g, Value *v);
+
+/* ---- constants (qconst.c, used by the quantize pass) ---- */
+
+/* A new constant made from constant c takes c's name; c becomes NAME.f. */
+char *take_name(Graph *g, Value *c);
+/* z + round(r / s), half to even, saturated to int8; r may be infinite. */
+int32_t to_q(double r, double s, int32_t z);
+/* the product of the dims after axis */
+int64_t axis_inner(const Type *t, int axis);
+/* The real values of a constant: f32 as they are, integers through
+   their quantization (op names the user in errors). */
+double *const_real(Op *op, Value *c);
+/* r as an int8 constant in [-127, 127], zero point 0, scale max|r|/127
+   per index of axis 0 or per tensor (rounded up to a power of two with
+   --scale pow2); named after src. */
+Value *sym_const(Graph *g, Options *o, Value *src, const double *r, bool per_channel);
+/* conv2d/dense weights as int8 [-127, 127] with zero point 0 */
+Value *weights(Graph *g, Options *o, Op *op, Value *w);
+/* the bias (or zeros when b is NULL) as int32 at the accumulator's scale */
+Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname);
+/* error_at unless |b| + sum|w[c]| * max|x - zx| fits int32 */
+void check_acc(Op *op, const Value *x, const Value *w, const Value *b);
+/* a constant operand of add/sub/mul as int8 per tensor */
+Value *const_operand(Graph *g, Options *o, Op *op, Value *c);
+
+#endif

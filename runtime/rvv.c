@@ -1,0 +1,201 @@
+/* RISC-V vector kernels (target riscv64-v, RVV 1.0).  select.c packs
+   conv2d_i8 and dense_i8 weights as W[g][ob][tap][c][16]: for each input
+   channel, the 16 weights of a block of output channels, one e8m1
+   register (vl = 16 needs VLEN >= 128, which V guarantees).  vwmul.vx
+   gives exact int16 products of one activation with 16 weights, vwadd.wv
+   widens them into the int32 accumulators (e32m4).  Depthwise uses
+   vwmacc.vv on sign-extended int16.  Requantization is the scalar q8_rq.
+   Without the V extension (gcc 12 has no riscv_vector.h) the same loops
+   run in plain C on the same packing, so the file always compiles. */
+#include "q8rt.h"
+#include <string.h>
+#ifdef __riscv_vector
+#include <riscv_vector.h>
+#endif
+
+enum { RV_PADBUF = 4096, RV_TAPS = 64, RV_L = 16 };
+
+typedef struct {
+	int h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+	int cg, ocg, nob, taps, oc;
+	int64_t pixels;
+	int32_t yzp, lo, hi;
+} rv_geom;
+
+static void rv_geom_init(rv_geom *g, const q8_params *p, int dense)
+{
+	const int32_t *i = p->i;
+	int groups = dense ? 1 : i[Q8_GROUPS];
+	if (dense) {
+		*g = (rv_geom){ .h = 1, .w = 1, .oh = 1, .ow = 1, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
+		                .dh = 1, .dw = 1 };
+		g->pixels = i[Q8_N]; /* rows */
+	} else {
+		*g = (rv_geom){ .h = i[Q8_H], .w = i[Q8_W], .oh = i[Q8_OH], .ow = i[Q8_OW],
+		                .kh = i[Q8_KH], .kw = i[Q8_KW], .sh = i[Q8_SH], .sw = i[Q8_SW],
+		                .dh = i[Q8_DH], .dw = i[Q8_DW], .pt = i[Q8_PT], .pl = i[Q8_PL] };
+		g->pixels = (int64_t)i[Q8_N] * g->oh * g->ow;
+	}
+	g->c = i[Q8_C];
+	g->oc = i[Q8_OC];
+	g->cg = g->c / groups;
+	g->ocg = g->oc / groups;
+	g->nob = (g->ocg + RV_L - 1) / RV_L;
+	g->taps = g->kh * g->kw;
+	g->yzp = i[Q8_YZP];
+	g->lo = i[Q8_LO];
+	g->hi = i[Q8_HI];
+}
+
+/* y = clamp(yzp + rq(acc, m, s), lo, hi), without int32 overflow */
+static inline int8_t rv_out(const rv_geom *g, int32_t acc, int32_t m, int32_t s)
+{
+	int64_t v = (int64_t)g->yzp + q8_rq(acc, m, s);
+	return (int8_t)(v < g->lo ? g->lo : v > g->hi ? g->hi : v);
+}
+
+/* input pointer of output pixel q at tap t, or NULL in the padding */
+static const int8_t *rv_at(const rv_geom *g, const int8_t *x, int64_t q, int t)
+{
+	int64_t per = (int64_t)g->oh * g->ow;
+	int64_t n = q / per, r = q % per;
+	int ih = (int)(r / g->ow) * g->sh - g->pt + t / g->kw * g->dh;
+	int iw = (int)(r % g->ow) * g->sw - g->pl + t % g->kw * g->dw;
+	if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w)
+		return NULL;
+	return x + ((n * g->h + ih) * g->w + iw) * g->c;
+}
+
+/* M (<= 4) pixels from q x one block of 16 channels: int32 sums in o[] */
+static inline __attribute__((always_inline)) void
+rv_block(const rv_geom *g, int M, const int8_t *x, int64_t q, const int8_t *w,
+         const int8_t *pad, int32_t o[4][RV_L])
+{
+	const int8_t *xp[4] = { pad, pad, pad, pad };
+#ifdef __riscv_vector
+	size_t vl = __riscv_vsetvl_e8m1(RV_L);
+	vint32m4_t a0 = __riscv_vmv_v_x_i32m4(0, vl), a1 = a0, a2 = a0, a3 = a0;
+#else
+	memset(o, 0, sizeof(int32_t) * 4 * RV_L);
+#endif
+	for (int t = 0; t < g->taps; t++) {
+		for (int r = 0; r < M; r++) {
+			xp[r] = rv_at(g, x, q + r, t);
+			if (!xp[r])
+				xp[r] = pad;
+		}
+		const int8_t *wt = w + (int64_t)t * g->cg * RV_L;
+		for (int c = 0; c < g->cg; c++, wt += RV_L) {
+#ifdef __riscv_vector
+			vint8m1_t wv = __riscv_vle8_v_i8m1(wt, vl);
+			a0 = __riscv_vwadd_wv_i32m4(a0, __riscv_vwmul_vx_i16m2(wv, xp[0][c], vl), vl);
+			if (M > 1)
+				a1 = __riscv_vwadd_wv_i32m4(a1, __riscv_vwmul_vx_i16m2(wv, xp[1][c], vl), vl);
+			if (M > 2) {
+				a2 = __riscv_vwadd_wv_i32m4(a2, __riscv_vwmul_vx_i16m2(wv, xp[2][c], vl), vl);
+				a3 = __riscv_vwadd_wv_i32m4(a3, __riscv_vwmul_vx_i16m2(wv, xp[3][c], vl), vl);
+			}
+#else
+			for (int r = 0; r < M; r++)
+				for (int l = 0; l < RV_L; l++)
+					o[r][l] = (int32_t)((uint32_t)o[r][l] + (uint32_t)(xp[r][c] * wt[l]));
+#endif
+		}
+	}
+#ifdef __riscv_vector
+	__riscv_vse32_v_i32m4(o[0], a0, vl);
+	__riscv_vse32_v_i32m4(o[1], a1, vl);
+	__riscv_vse32_v_i32m4(o[2], a2, vl);
+	__riscv_vse32_v_i32m4(o[3], a3, vl);
+#endif
+}
+
+static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
+{
+	rv_geom gg, *g = &gg;
+	rv_geom_init(g, p, dense);
+	int8_t pad[RV_PADBUF];
+	if (g->cg <= RV_PADBUF)
+		memset(pad, (int8_t)p->i[Q8_AZP], (size_t)g->cg);
+	const int8_t *w = p->p[Q8P_W];
+	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int groups = g->c / g->cg;
+	int64_t bstride = (int64_t)g->taps * g->cg * RV_L;
+	int32_t o[4][RV_L];
+	for (int grp = 0; grp < groups; grp++) {
+		const int8_t *xg = x + (int64_t)grp * g->cg;
+		for (int ob = 0; ob < g->nob; ob++) {
+			int64_t c0 = ((int64_t)grp * g->nob + ob) * RV_L;
+			int nv = g->ocg - ob * RV_L < RV_L ? g->ocg - ob * RV_L : RV_L;
+			int8_t *yb = y + (int64_t)grp * g->ocg + ob * RV_L;
+			for (int64_t q = 0; q < g->pixels; q += 4) {
+				int M = g->pixels - q < 4 ? (int)(g->pixels - q) : 4;
+				/* the M == 4 call is the one that matters; it is its own
+				   instance so that the row guards fold away */
+				if (M == 4)
+					rv_block(g, 4, xg, q, w + (int64_t)(grp * g->nob + ob) * bstride, pad, o);
+				else
+					rv_block(g, M, xg, q, w + (int64_t)(grp * g->nob + ob) * bstride, pad, o);
+				for (int r = 0; r < M; r++)
+					for (int j = 0; j < nv; j++)
+						yb[(q + r) * g->oc + j] = rv_out(g, (int32_t)((uint32_t)o[r][j] +
+							(uint32_t)b[c0 + j]), m[c0 + j], s[c0 + j]);
+			}
+		}
+	}
+}
+
+Q8K void q8k_conv2d_i8_rvv(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	rv_conv(p, a, y, 0);
+}
+
+Q8K void q8k_dense_i8_rvv(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	rv_conv(p, a, y, 1);
+}
+
+/* Depthwise (groups == C == OC): 16 channels at a time, W[tap][Cp] int16;
+   vl shrinks on the last block, so nothing is read past the pixel. */
+Q8K void q8k_dwconv_i8_rvv(const q8_params *p, const void *a, const void *bb, void *yy)
+{
+	(void)bb;
+	rv_geom gg, *g = &gg;
+	rv_geom_init(g, p, 0);
+	const int8_t *x = a;
+	int8_t *y = yy;
+	const int16_t *w = p->p[Q8P_W];
+	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int C = g->c, Cp = (C + 15) / 16 * 16, azp = p->i[Q8_AZP];
+	const int8_t *xt[RV_TAPS];
+	int32_t o[RV_L];
+	for (int64_t q = 0; q < g->pixels; q++) {
+		/* select.c sends windows of more than 64 taps to rv_conv */
+		for (int t = 0; t < g->taps && t < RV_TAPS; t++)
+			xt[t] = rv_at(g, x, q, t);
+		for (int c = 0; c < C; c += RV_L) {
+			int nv = C - c < RV_L ? C - c : RV_L;
+#ifdef __riscv_vector
+			size_t vl = __riscv_vsetvl_e8m1((size_t)nv);
+			vint32m4_t acc = __riscv_vle32_v_i32m4(b + c, vl);
+			for (int t = 0; t < g->taps; t++) {
+				vint16m2_t xv = xt[t] ? __riscv_vsext_vf2_i16m2(__riscv_vle8_v_i8m1(xt[t] + c, vl), vl)
+				                      : __riscv_vmv_v_x_i16m2((int16_t)azp, vl);
+				acc = __riscv_vwmacc_vv_i32m4(acc, xv, __riscv_vle16_v_i16m2(w + (int64_t)t * Cp + c, vl), vl);
+			}
+			__riscv_vse32_v_i32m4(o, acc, vl);
+#else
+			for (int j = 0; j < nv; j++) {
+				uint32_t acc = (uint32_t)b[c + j];
+				for (int t = 0; t < g->taps; t++)
+					acc += (uint32_t)((xt[t] ? xt[t][c + j] : azp) * w[(int64_t)t * Cp + c + j]);
+				o[j] = (int32_t)acc;
+			}
+#endif
+			for (int j = 0; j < nv; j++)
+				y[q * C + c + j] = rv_out(g, o[j], m[c + j], s[c + j]);
+		}
+	}
+}

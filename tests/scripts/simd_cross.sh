@@ -1,0 +1,171 @@
+#!/bin/bash
+# The cross-target SIMD kernels (runtime/neon.c, dotprod.c, rvv.c) against
+# the portable kernels of runtime/ref.c: tests/scripts/simd_cross.c built
+# with the cross compilers (gcc and clang-16, as the C and the LLVM
+# emitters' users would) and run under qemu on random shapes.
+# Then the same kernels through the compiler: examples/mobilenet (conv,
+# depthwise, pointwise, dense) compiled for every SIMD target with both
+# emitters, run (natively or under qemu) and compared with `q8c run`.
+# usage: simd_cross.sh Q8C_BINARY SOURCE_DIR SCRATCH_DIR   (exit 77: skipped)
+set -u
+src=$2
+out=$3
+mkdir -p "$out"
+
+need() {
+	for t in "$@"; do
+		if ! command -v "$t" >/dev/null; then
+			echo "SKIP: $t not installed"
+			exit 77
+		fi
+	done
+}
+need /usr/bin/python3 aarch64-linux-gnu-gcc riscv64-linux-gnu-gcc clang-16 qemu-aarch64 qemu-riscv64 llvm-objdump-16
+
+flags=(-std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -I"$src" -I"$src/ir")
+files=("$src/tests/scripts/simd_cross.c" "$src/codegen/select.c" "$src/ir/util.c" "$src/ir/ir.c")
+qarm=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+qrv=(qemu-riscv64 -L /usr/riscv64-linux-gnu)
+fail=0
+
+# build NAME ISA TK COMPILER-AND-FLAGS...
+build() {
+	local name=$1 isa=$2 tk=$3
+	shift 3
+	if ! "$@" "${flags[@]}" -DISA="$isa" -DKFILE="\"runtime/$isa.c\"" -DTK="$tk" \
+		"${files[@]}" -lm -o "$out/$name" 2>"$out/$name.log"; then
+		echo "FAIL: $name does not build:"
+		cat "$out/$name.log"
+		fail=1
+		return 1
+	fi
+}
+
+# run NAME EMULATOR...
+run() {
+	local name=$1
+	shift
+	if "$@" "$out/$name" 300 >"$out/$name.out" 2>&1; then
+		echo "ok   $name: $(cat "$out/$name.out")"
+	else
+		echo "FAIL: $name:"
+		cat "$out/$name.out"
+		fail=1
+	fi
+}
+
+# the vector instructions must really be there (not a scalar fallback)
+has() {
+	local name=$1 attr=$2 insn=$3
+	if ! llvm-objdump-16 -d --mattr="$attr" "$out/$name" | grep -q "	$insn"; then
+		echo "FAIL: $name has no $insn"
+		fail=1
+	fi
+}
+
+build neon-gcc neon TG_AARCH64 aarch64-linux-gnu-gcc && run neon-gcc "${qarm[@]}"
+build neon-clang neon TG_AARCH64 clang-16 --target=aarch64-linux-gnu -fuse-ld=bfd &&
+	run neon-clang "${qarm[@]}"
+build dotprod-gcc dotprod TG_AARCH64_DOTPROD aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod &&
+	run dotprod-gcc "${qarm[@]}" && has dotprod-gcc +dotprod sdot
+# without -march: the file's own target pragma enables sdot
+build dotprod-gcc-plain dotprod TG_AARCH64_DOTPROD aarch64-linux-gnu-gcc &&
+	run dotprod-gcc-plain "${qarm[@]}" && has dotprod-gcc-plain +dotprod sdot
+build dotprod-clang dotprod TG_AARCH64_DOTPROD clang-16 --target=aarch64-linux-gnu -fuse-ld=bfd &&
+	run dotprod-clang "${qarm[@]}" && has dotprod-clang +dotprod sdot
+# a CPU without sdot must trap: the test above really ran sdot
+if [ -x "$out/dotprod-gcc" ] && ("${qarm[@]}" -cpu cortex-a57 "$out/dotprod-gcc" 5) >/dev/null 2>&1; then
+	echo "FAIL: dotprod-gcc ran on a CPU without sdot"
+	fail=1
+fi
+if build rvv-clang rvv TG_RISCV64_V clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd; then
+	has rvv-clang +v vwmul.vx
+	for vlen in 128 256 512; do
+		run rvv-clang "${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=$vlen
+	done
+fi
+# gcc 12 has no RVV: the same file builds its plain C path
+build rvv-gcc rvv TG_RISCV64_V riscv64-linux-gnu-gcc && run rvv-gcc "${qrv[@]}"
+
+# ---- end to end through q8c ----
+q8c=$1
+model=$src/examples/mobilenet
+e2e=$out/e2e
+mkdir -p "$e2e"
+/usr/bin/python3 -c "
+import numpy as np
+x = np.load('$model/test_x.npy')[:16]
+np.save('$e2e/x.npy', x)
+x.astype('<f4').tofile('$e2e/x.bin')" || { echo "FAIL: no test input"; exit 1; }
+"$q8c" run "$model/model.q8" --input "$e2e/x.npy" --output "$e2e/ref.npy" --calib "$model/calib.npy" ||
+	{ echo "FAIL: q8c run"; exit 1; }
+/usr/bin/python3 -c "import numpy as np; np.load('$e2e/ref.npy').astype('<f4').tofile('$e2e/ref.bin')"
+cat >"$e2e/drv.c" <<'EOF'
+/* drv IN.bin OUT.bin COUNT: runs model m over raw float32 samples */
+#include <stdio.h>
+#include <stdlib.h>
+#include "m.h"
+static _Alignas(64) unsigned char arena[m_ARENA_SIZE + 64];
+int main(int argc, char **argv)
+{
+	static float in[m_INPUT0_SIZE], out[m_OUTPUT0_SIZE];
+	FILE *fi = fopen(argv[1], "rb"), *fo = fopen(argv[2], "wb");
+	if (argc != 4 || !fi || !fo)
+		return 2;
+	for (long i = 0; i < atol(argv[3]); i++) {
+		const float *ins[1] = { in };
+		float *outs[1] = { out };
+		if (fread(in, sizeof in, 1, fi) != 1 || m_run(ins, outs, arena))
+			return 3;
+		fwrite(out, sizeof out, 1, fo);
+	}
+	return fclose(fo) != 0;
+}
+EOF
+
+# e2e TARGET ISA EMIT CC... -- EMULATOR...
+e2e() {
+	local t=$1 kernel=$2 emit=$3
+	shift 3
+	local cc=() emu=()
+	while [ "$1" != -- ]; do cc+=("$1"); shift; done
+	shift
+	emu=("$@")
+	local d=$e2e/$t-$emit
+	rm -rf "$d"
+	if ! "$q8c" compile "$model/model.q8" -o "$d" --target "$t" --emit "$emit" \
+		--calib "$model/calib.npy" --name m 2>"$e2e/$t-$emit.log"; then
+		echo "FAIL: q8c compile --target $t --emit $emit"; cat "$e2e/$t-$emit.log"; fail=1; return
+	fi
+	# (the optimised .ll may have inlined some kernels: any of the ISA's will do)
+	if ! grep -q "q8k_[a-z0-9_]*_$kernel" "$d"/*.[cl]*; then
+		echo "FAIL: $t/$emit calls no *_$kernel kernel"; fail=1; return
+	fi
+	if ! "${cc[@]}" -O2 -I "$d" "$e2e/drv.c" "$d"/*.[co] -lm -o "$d/run" 2>"$e2e/$t-$emit.log"; then
+		echo "FAIL: $t/$emit does not link"; cat "$e2e/$t-$emit.log"; fail=1; return
+	fi
+	if "${emu[@]}" "$d/run" "$e2e/x.bin" "$d/y.bin" 16 && cmp -s "$d/y.bin" "$e2e/ref.bin"; then
+		echo "ok   mobilenet $t --emit $emit: same bits as q8c run"
+	else
+		echo "FAIL: mobilenet $t --emit $emit differs from q8c run"; fail=1
+	fi
+}
+
+rvq=("${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=128)
+for emit in c llvm; do
+	if grep -q avx512vnni /proc/cpuinfo || grep -q avx512_vnni /proc/cpuinfo; then
+		e2e x86-64-avx512 avx512 $emit cc --
+	else
+		echo "note: no AVX-512 VNNI here, x86-64-avx512 not run end to end"
+	fi
+	if grep -q avx2 /proc/cpuinfo; then
+		e2e x86-64-avx2 avx2 $emit cc --
+	else
+		echo "note: no AVX2 here, x86-64-avx2 not run end to end"
+	fi
+	e2e aarch64 neon $emit aarch64-linux-gnu-gcc -- "${qarm[@]}"
+	e2e aarch64-dotprod dotprod $emit aarch64-linux-gnu-gcc -- "${qarm[@]}"
+done
+e2e riscv64-v rvv c clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd -- "${rvq[@]}"
+e2e riscv64-v rvv llvm riscv64-linux-gnu-gcc -- "${rvq[@]}"
+exit $fail

@@ -1,0 +1,66 @@
+/* Runs a compiled model (NAME.h, defined as Q8_MODEL_H by the build):
+       driver IN.bin OUT.bin COUNT [TIMING_REPS]
+   reads COUNT float samples, writes COUNT float outputs, then (when
+   TIMING_REPS > 0) times NAME_run over the samples and prints the median
+   microseconds per inference of 7 rounds. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include Q8_MODEL_H
+
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define M(x) CAT(Q8_NAME, x)
+
+static _Alignas(64) unsigned char arena[M(_ARENA_SIZE) + 64];
+
+static double now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4)
+		return 2;
+	long n = atol(argv[3]), reps = argc > 4 ? atol(argv[4]) : 0;
+	FILE *fi = fopen(argv[1], "rb"), *fo = fopen(argv[2], "wb");
+	if (!fi || !fo)
+		return 3;
+	float *in = malloc(sizeof(float) * M(_INPUT0_SIZE) * n);
+	float *out = malloc(sizeof(float) * M(_OUTPUT0_SIZE) * n);
+	if (fread(in, sizeof(float) * M(_INPUT0_SIZE), n, fi) != (size_t)n)
+		return 4;
+	for (long i = 0; i < n; i++) {
+		const float *ins[1] = {in + i * M(_INPUT0_SIZE)};
+		float *outs[1] = {out + i * M(_OUTPUT0_SIZE)};
+		if (M(_run)(ins, outs, arena) != 0)
+			return 5;
+	}
+	fwrite(out, sizeof(float) * M(_OUTPUT0_SIZE), n, fo);
+	fclose(fo);
+	if (reps > 0) {
+		double t[7];
+		for (int r = 0; r < 7; r++) {
+			double t0 = now_us();
+			for (long k = 0; k < reps; k++) {
+				const float *ins[1] = {in + (k % n) * M(_INPUT0_SIZE)};
+				float *outs[1] = {out};
+				M(_run)(ins, outs, arena);
+			}
+			t[r] = (now_us() - t0) / reps;
+		}
+		qsort(t, 7, sizeof t[0], cmp);
+		printf("%.3f\n", t[3]);
+	}
+	return 0;
+}
