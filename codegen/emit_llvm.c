@@ -386,79 +386,88 @@ static void break_module(Ctx *c)
 	LLVMAppendBasicBlockInContext(c->cx, fn, "no_terminator");
 }
 
+/* The program's module: types, blobs, params, entry points; kmod is
+   the kernel module, still separate (it is linked in afterwards). */
+static void build_module(Ctx *c, LLVMModuleRef kmod)
+{
+	const Prog *p = c->p;
+	c->b = LLVMCreateBuilderInContext(c->cx);
+	c->i8 = LLVMInt8TypeInContext(c->cx);
+	c->i32 = LLVMInt32TypeInContext(c->cx);
+	c->i64 = LLVMInt64TypeInContext(c->cx);
+	c->f32 = LLVMFloatTypeInContext(c->cx);
+	c->ptr = LLVMPointerTypeInContext(c->cx, 0);
+	c->params = LLVMStructCreateNamed(c->cx, "q8_params");
+	LLVMTypeRef fields[3] = {
+		LLVMArrayType(c->i32, Q8_NI), LLVMArrayType(c->f32, Q8_NF), LLVMArrayType(c->ptr, Q8_NP),
+	};
+	LLVMStructSetBody(c->params, fields, 3, 0);
+	LLVMTypeRef kps[4] = {c->ptr, c->ptr, c->ptr, c->ptr};
+	c->kfn = LLVMFunctionType(LLVMVoidTypeInContext(c->cx), kps, 4, 0);
+	for (LLVMValueRef f = LLVMGetFirstFunction(kmod); f && !c->kdef; f = LLVMGetNextFunction(f))
+		if (!LLVMIsDeclaration(f))
+			c->kdef = f;
+
+	c->blobs = alloc_array((size_t)p->nblobs + 1, sizeof *c->blobs);
+	for (int k = 0; k < p->nblobs; k++)
+		c->blobs[k] = blob_global(c, &p->blobs[k]);
+	c->pglob = alloc_array((size_t)p->nsteps + 1, sizeof *c->pglob);
+	c->kernels = alloc_array((size_t)p->nsteps + 1, sizeof *c->kernels);
+	for (int k = 0; k < p->nsteps; k++) {
+		if (!p->steps[k].kernel)
+			die("step %d has no kernel", k);
+		c->pglob[k] = params_global(c, k);
+		c->kernels[k] = kernel_decl(c, kmod, p->steps[k].kernel);
+	}
+	build_run(c);
+	if (!p->is_float)
+		build_run_int8(c);
+	if (emit_llvm_break_module)
+		break_module(c);
+	LLVMDisposeBuilder(c->b);
+}
+
 void emit_llvm(const Prog *p, const char *dir)
 {
 	check_prog(p);
 	init_llvm();
 	const Target *t = p->target;
 	LLVMTargetMachineRef tm = target_machine(t);
+	LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+	char *dlstr = LLVMCopyStringRepOfTargetData(dl);
 
 	Ctx c = {.p = p};
 	c.cx = LLVMContextCreate();
 	LLVMContextSetDiagnosticHandler(c.cx, on_diag, NULL);
 	c.m = LLVMModuleCreateWithNameInContext(p->name, c.cx);
 	LLVMSetTarget(c.m, t->triple);
-	LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
 	LLVMSetModuleDataLayout(c.m, dl);
-	char *dlstr = LLVMCopyStringRepOfTargetData(dl);
 
-	c.b = LLVMCreateBuilderInContext(c.cx);
-	c.i8 = LLVMInt8TypeInContext(c.cx);
-	c.i32 = LLVMInt32TypeInContext(c.cx);
-	c.i64 = LLVMInt64TypeInContext(c.cx);
-	c.f32 = LLVMFloatTypeInContext(c.cx);
-	c.ptr = LLVMPointerTypeInContext(c.cx, 0);
-	c.params = LLVMStructCreateNamed(c.cx, "q8_params");
-	LLVMTypeRef fields[3] = {
-		LLVMArrayType(c.i32, Q8_NI), LLVMArrayType(c.f32, Q8_NF), LLVMArrayType(c.ptr, Q8_NP),
-	};
-	LLVMStructSetBody(c.params, fields, 3, 0);
-	LLVMTypeRef kps[4] = {c.ptr, c.ptr, c.ptr, c.ptr};
-	c.kfn = LLVMFunctionType(LLVMVoidTypeInContext(c.cx), kps, 4, 0);
-
-	/* the kernels, retargeted to exactly our triple and layout (the
-	   bitcode was compiled for the same architecture) */
+	/* the kernels, given exactly our triple and layout (the bitcode was
+	   compiled for the same architecture: this only keeps the linker
+	   from warning about a mismatch) */
 	LLVMModuleRef kmod = load_kernels(c.cx, t);
 	LLVMSetTarget(kmod, t->triple);
 	LLVMSetDataLayout(kmod, dlstr);
-	for (LLVMValueRef f = LLVMGetFirstFunction(kmod); f && !c.kdef; f = LLVMGetNextFunction(f))
-		if (!LLVMIsDeclaration(f))
-			c.kdef = f;
 
-	c.blobs = alloc_array((size_t)p->nblobs + 1, sizeof *c.blobs);
-	for (int k = 0; k < p->nblobs; k++)
-		c.blobs[k] = blob_global(&c, &p->blobs[k]);
-	c.pglob = alloc_array((size_t)p->nsteps + 1, sizeof *c.pglob);
-	c.kernels = alloc_array((size_t)p->nsteps + 1, sizeof *c.kernels);
-	for (int k = 0; k < p->nsteps; k++) {
-		if (!p->steps[k].kernel)
-			die("step %d has no kernel", k);
-		c.pglob[k] = params_global(&c, k);
-		c.kernels[k] = kernel_decl(&c, kmod, p->steps[k].kernel);
-	}
-	build_run(&c);
-	char *run = fmt("%s_run", p->name), *run8 = NULL;
-	if (!p->is_float) {
-		build_run_int8(&c);
-		run8 = fmt("%s_run_int8", p->name);
-	}
-	if (emit_llvm_break_module)
-		break_module(&c);
-
+	build_module(&c, kmod);
 	if (LLVMLinkModules2(c.m, kmod))
 		die("LLVM: linking the %s kernels failed", t->name);
-	internalize(c.m, run, run8);
+	internalize(c.m, fmt("%s_run", p->name), p->is_float ? NULL : fmt("%s_run_int8", p->name));
 
 	char *err = NULL;
 	if (LLVMVerifyModule(c.m, LLVMReturnStatusAction, &err))
 		die("the LLVM module of %s does not verify: %s", p->name, take(err));
-	if (err)
-		LLVMDisposeMessage(err);
+	LLVMDisposeMessage(err);
 
 	LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
 	LLVMErrorRef e = LLVMRunPasses(c.m, "default<O3>", tm, opts);
-	if (e)
-		die("LLVM passes: %s", take(LLVMGetErrorMessage(e)));
+	if (e) {
+		char *msg = LLVMGetErrorMessage(e);
+		char *copy = xstrdup(msg);
+		LLVMDisposeErrorMessage(msg);
+		die("LLVM passes: %s", copy);
+	}
 	LLVMDisposePassBuilderOptions(opts);
 
 	char *ll = fmt("%s/%s.ll", dir, p->name), *obj = fmt("%s/%s.o", dir, p->name);
@@ -467,11 +476,10 @@ void emit_llvm(const Prog *p, const char *dir)
 	if (LLVMTargetMachineEmitToFile(tm, c.m, obj, LLVMObjectFile, &err))
 		die("LLVM cannot write %s: %s", obj, take(err));
 
-	LLVMDisposeMessage(dlstr);
-	LLVMDisposeTargetData(dl);
-	LLVMDisposeBuilder(c.b);
 	LLVMDisposeModule(c.m);
 	LLVMContextDispose(c.cx);
+	LLVMDisposeMessage(dlstr);
+	LLVMDisposeTargetData(dl);
 	LLVMDisposeTargetMachine(tm);
 	emit_header(p, dir);
 }

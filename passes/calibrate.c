@@ -28,8 +28,8 @@ static bool fixed(const Value *v) { return v->has_range && v->fixed_range; }
 
 static bool set_fixed(Value *v, double lo, double hi)
 {
-	if (fixed(v) || !is_act(v))
-		return false;
+	if (v->has_range || !is_act(v))
+		return false; /* a range already there (a dump, the model, a test) stays */
 	v->has_range = v->fixed_range = true;
 	v->lo = lo;
 	v->hi = hi;

@@ -167,6 +167,16 @@ class MobileNet(Base):
 CLASSES = dict(mlp=MLP, cnn=CNN, resnet=ResNet, mobilenet=MobileNet)
 
 
+def to_torch_layout(name, layer, w):
+    """An exported weight (conv OHWI, dense [O,K]) in PyTorch layout (OIHW)."""
+    if w.ndim == 4:
+        w = w.transpose(0, 3, 1, 2)
+    elif name == 'cnn' and layer == 'fc1':
+        # q8c flattens NHWC; nn.Flatten flattens NCHW: reorder the columns
+        w = w.reshape(64, 7, 7, 32).transpose(0, 3, 1, 2).reshape(64, -1)
+    return np.ascontiguousarray(w)
+
+
 def load_fp32(name, model_dir):
     """The fp32 model with the weights of MODEL_DIR/model.q8 (OHWI -> OIHW)."""
     net = CLASSES[name]()
@@ -174,13 +184,8 @@ def load_fp32(name, model_dir):
     with torch.no_grad():
         for mname, m in net.named_modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                w = c['@%s_w' % mname]
-                if isinstance(m, nn.Conv2d):
-                    w = w.transpose(0, 3, 1, 2)
-                elif name == 'cnn' and mname == 'fc1':
-                    # q8c flattens NHWC; nn.Flatten flattens NCHW: reorder the columns
-                    w = w.reshape(64, 7, 7, 32).transpose(0, 3, 1, 2).reshape(64, -1)
-                m.weight.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+                w = to_torch_layout(name, mname, c['@%s_w' % mname])
+                m.weight.copy_(torch.from_numpy(w))
                 m.bias.copy_(torch.from_numpy(c['@%s_b' % mname]))
             elif isinstance(m, nn.BatchNorm2d):
                 for attr, key in (('weight', 'gamma'), ('bias', 'beta'), ('running_mean', 'mean'),
@@ -206,19 +211,9 @@ def qdq_params(model_dir):
     return out, m
 
 
-def bn_owner(mname):
-    """Conv feeding a batchnorm module (naming scheme of train.py)."""
-    if mname.endswith('_bn'):
-        return mname[:-3]                     # stem_bn -> stem, b2_sc_bn -> b2_sc, b1_dw_bn -> b1_dw
-    return mname.replace('_bn', '_conv')      # b1_bn1 -> b1_conv1
-
-
-def make_qdq(name, model_dir):
-    """The ORT-style QDQ model (module, {tensor: (s, z)}) for the ONNX export.
-    Weights are quantized the way onnxruntime.quantization does it (per output channel,
-    symmetric int8 [-127,127], scale absmax/127; bias int32 with scale s_in*s_w) from
-    the batchnorm-folded fp32 weights; activation scales/zero points are model_qdq.q8's."""
-    net = load_fp32(name, model_dir)
+def fold_bn(net):
+    """Fold every batchnorm into the conv feeding it (in float64), as torch.onnx.export
+    does in eval mode; forward() then skips the batchnorm modules."""
     with torch.no_grad():
         for mname, m in list(net.named_modules()):
             if isinstance(m, nn.BatchNorm2d):
@@ -227,7 +222,25 @@ def make_qdq(name, model_dir):
                 cv.weight.copy_((cv.weight.double() * k.view(-1, 1, 1, 1)).float())
                 cv.bias.copy_(((cv.bias.double() - m.running_mean.double()) * k + m.bias.double()).float())
     net.folded = True
-    fq, _ = qdq_params(model_dir)
+    return net
+
+
+def bn_owner(mname):
+    """Conv feeding a batchnorm module (naming scheme of train.py)."""
+    if mname.endswith('_bn'):
+        return mname[:-3]                     # stem_bn -> stem, b2_sc_bn -> b2_sc, b1_dw_bn -> b1_dw
+    return mname.replace('_bn', '_conv')      # b1_bn1 -> b1_conv1
+
+
+def make_qdq(name, model_dir):
+    """The ORT-style QDQ model for the ONNX export.
+    Weights are quantized the way onnxruntime.quantization does it (per output channel,
+    symmetric int8 [-127,127], scale absmax/127; bias int32 with scale s_in*s_w) from
+    the batchnorm-folded fp32 weights; activation scales/zero points are model_qdq.q8's."""
+    net = load_fp32(name, model_dir)
+    has_bn = any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    fold_bn(net)
+    fq, qmodel = qdq_params(model_dir)
     prev = {'cnn': 'pool2', 'resnet': 'gap', 'mobilenet': 'gap'}
     if name in prev:
         fq['flat'] = fq[prev[name]]   # flatten: same parameters (exact), keeps QGemm's input a DQ
@@ -250,6 +263,11 @@ def make_qdq(name, model_dir):
             DQ_CONSTS[kw] = (wq, sw, torch.zeros(len(sw), dtype=torch.int8), 0)
             DQ_CONSTS[kb] = (bq, sb, torch.zeros(len(sb), dtype=torch.int32), 0)
             net.qw[mname] = (kw, kb)
+            if not has_bn:
+                # nothing folded: must be exactly the int8 weights of model_qdq.q8
+                ref = to_torch_layout(name, mname, qmodel['consts']['@%s_wq' % mname])
+                if not np.array_equal(wq.numpy(), ref):
+                    raise SystemExit('compare: %s/%s: int8 weights differ from model_qdq.q8' % (name, mname))
     return net.eval()
 
 

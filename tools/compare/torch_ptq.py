@@ -97,7 +97,7 @@ def run_all(name, model_dir, x, calib, ref_logits, labels, warm, reps, log):
     xs = [x[i:i + 1] for i in range(len(x))]
     med, p10 = latency(net, xs, warm, reps)
     rows.append(dict(tool='PyTorch', config='fp32 eager', top1=top1(out, labels), us=med, p10=p10,
-                     note='max |logit diff| vs q8c --float %.1g' % diff))
+                     note='max abs logit diff vs q8c --float %.1g' % diff))
     configs = [(e, o, False) for e in ('onednn', 'qnnpack') for o in OBSERVERS]
     if has_relu6(net):
         configs += [('qnnpack', o, True) for o in OBSERVERS]
