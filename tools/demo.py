@@ -102,12 +102,12 @@ us_f32 = float(run([exe_f32, xb, os.path.join(tmp, 't.bin'), '50', reps]).split(
 
 print()
 print(f'q8c on {os.path.relpath(model, root)}  ({len(x)} MNIST test images)')
-print(f'  {"top-1 fp32":32s} {acc_fp32:6.2f} %')
+print(f'  {"top-1 fp32":36s} {acc_fp32:6.2f} %')
 for m in acc:
-    print(f'  {"top-1 int8, calibration " + m:32s} {acc[m]:6.2f} %  ({acc[m] - acc_fp32:+.2f})')
-print(f'  {"targets agree bit for bit":32s} ' + ', '.join(f'{k}: {"yes" if v else "NO"}' for k, v in agree.items()))
-print(f'  {"µs / inference (host)":32s} int8 {us_i8:.1f}   fp32 {us_f32:.1f}   ({us_f32 / us_i8:.2f}x)')
+    print(f'  {"top-1 int8, calibration " + m:36s} {acc[m]:6.2f} %  ({acc[m] - acc_fp32:+.2f})')
+print(f'  {"targets agree bit for bit":36s} ' + ', '.join(f'{k}: {"yes" if v else "NO"}' for k, v in agree.items()))
+print(f'  {"µs / inference (host)":36s} int8 {us_i8:.1f}   fp32 {us_f32:.1f}   ({us_f32 / us_i8:.2f}x)')
 if wb_f32 and wb_i8:
-    print(f'  {"weight bytes":32s} int8 {wb_i8}   fp32 {wb_f32}   ({wb_f32 / wb_i8:.2f}x smaller)')
-print(f'  {"arena bytes":32s} int8 {arena_i8}   fp32 {arena_f32}')
+    print(f'  {"weight bytes":36s} int8 {wb_i8}   fp32 {wb_f32}   ({wb_f32 / wb_i8:.2f}x smaller)')
+print(f'  {"arena bytes":36s} int8 {arena_i8}   fp32 {arena_f32}')
 sys.exit(0 if all(agree.values()) else 1)

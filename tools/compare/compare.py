@@ -43,7 +43,6 @@ import report  # noqa: E402
 import torch_ptq  # noqa: E402
 
 METHODS = ('max', 'percentile', 'kl', 'mse')
-DEFAULT_METHOD = 'kl'   # q8c's default --calib-method
 T0 = time.time()
 
 
@@ -80,11 +79,12 @@ def q8c_rows(a, name, mdir, xnpy, xbin, labels, work):
     # model_qdq.q8 keeps batchnorm as its own op, so the conv outputs before it have no
     # quantize pair: q8c calibrates those. Use max (the QDQ model's own MinMax convention)
     # and show the default method too.
-    for m in ('max', DEFAULT_METHOD):
+    for m in sorted({'max', a.method}):
         interp['qdq_' + m] = qrun(qdq, '--calib', calib, '--calib-method', m)
         rows.append(dict(tool='q8c', config='int8 interpreter, model_qdq.q8 (unranged tensors: %s)' % m,
                          top1=top1(interp['qdq_' + m], labels), us=None, int8=True))
-    builds = [('int8 (calibration %s)' % DEFAULT_METHOD, model, ['--calib', calib], 'm8', DEFAULT_METHOD),
+    builds = [('int8 (calibration %s)' % a.method, model, ['--calib', calib, '--calib-method', a.method], 'm8',
+               a.method),
               ('int8 from model_qdq.q8 (unranged: max)', qdq, ['--calib', calib, '--calib-method', 'max'], 'mq',
                'qdq_max'),
               ('fp32 (--float)', model, ['--float'], 'mf', None)]
@@ -135,6 +135,8 @@ def main():
     ap.add_argument('--models', default=','.join(nets.MODELS))
     ap.add_argument('--examples', default=os.path.join(REPO, 'examples'))
     ap.add_argument('--ort-dir', default='/tmp/ortnode')
+    ap.add_argument('--method', default=None, choices=METHODS,
+                    help='calibration method of the compiled int8 rows (default: q8c\'s own default)')
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--reps', type=int, default=1000)
     ap.add_argument('--work', default=None, help='scratch folder (default: a new temporary one)')
@@ -148,12 +150,16 @@ def main():
         sys.exit('compare: onnxruntime-node not found in %s; install it with\n'
                  '  mkdir -p %s && cd %s && ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node'
                  % (a.ort_dir, a.ort_dir, a.ort_dir))
+    if a.method is None:
+        mm = re.search(r'--calib-method[^\n]*\(default (\w+)\)', sh([a.q8c, '--help']))
+        a.method = mm.group(1) if mm and mm.group(1) in METHODS else 'kl'
     work = a.work or tempfile.mkdtemp(prefix='q8c-compare-')
     os.makedirs(work, exist_ok=True)
     import torch
     torch.set_num_threads(1)
     info = machine()
     info['q8c_version'] = sh([a.q8c, '--version']).strip()
+    info['method'] = a.method
     info['load_start'] = os.getloadavg()
     log('machine: %s (%s), torch %s, engines %s; load average %.1f' % (
         info['cpu'], info['isa'], info['torch'], info['engines'], info['load_start'][0]))

@@ -85,11 +85,12 @@ def markdown(results, info, a, args):
       'work) is measured on a near-empty model just before each model (%s µs); "net" figures subtract it.'
       % (a.reps, a.warmup, ', '.join('%s %s' % (n, fmt_us(res['probe'])) for n, res in results.items())))
     w('- q8c: the interpreter (`q8c run`, bit-exact with the generated code) gives top-1 for each '
-      '`--calib-method`; the compiled rows use the default method (kl), the QDQ model `model_qdq.q8`, and '
+      '`--calib-method`; the compiled int8 rows use `--calib-method %s` (q8c\'s default unless `--method` was '
+      'given), the QDQ model `model_qdq.q8`, and '
       '`--float`. Each compiled row is checked against the interpreter on all 1000 images. `model_qdq.q8` keeps '
       'batchnorm as its own op, so the conv outputs feeding a batchnorm have no quantize pair and q8c calibrates '
       'them from `calib.npy`: the compiled QDQ rows use `--calib-method max` for those (the QDQ model\'s own '
-      'MinMax convention); the interpreter rows show max and the default kl.')
+      'MinMax convention); the interpreter rows show max and %s.' % (info['method'], info['method']))
     w('- PyTorch 1.13: the model is rebuilt from the exported weights (`tools/compare/nets.py`; OHWI→OIHW, '
       'the CNN\'s NHWC-flatten dense weights reordered to NCHW) and its fp32 logits are checked against '
       '`q8c run --float` (max |diff| ≤ 1e-4, else the script stops). FX graph mode PTQ (`prepare_fx`/'
@@ -108,9 +109,9 @@ def markdown(results, info, a, args):
     w('')
     w('## Summary')
     w('')
-    w('| model | fp32 top-1 | q8c int8 top-1 (kl; all methods) | best PyTorch int8 | ORT int8 | '
+    w('| model | fp32 top-1 | q8c int8 top-1 (%s; all methods) | best PyTorch int8 | ORT int8 | '
       'q8c int8 µs (C / LLVM) | ORT int8 µs (as run / net) | ORT fp32 µs (as run / net) | '
-      'q8c ÷ ORT int8 (as run / net) |')
+      'q8c ÷ ORT int8 (as run / net) |' % info['method'])
     w('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     sums = []
     for name, res in results.items():
@@ -128,17 +129,23 @@ def markdown(results, info, a, args):
     for s in sums:
         d = s['q']['top1'] - max(s['pt']['top1'], s['o8']['top1'])
         goal = 'meets' if s['ratio'] <= 0.25 else 'misses'
-        w('- `%s`: q8c int8 (compiled, kl) %.1f %% vs the best peer int8 %.1f %% (%s) → %+.1f points; '
+        w('- `%s`: q8c int8 (compiled, %s) %.1f %% vs the best peer int8 %.1f %% (%s) → %+.1f points; '
           'over the four calibration methods q8c spans %.1f–%.1f %%, its QDQ model %.1f %%. Latency: '
           'q8c int8 %s µs (%s, the faster emitter) vs ORT int8 %s µs net of its fixed per-run cost (%s µs as '
           'run; ORT\'s int8 takes %.2f× its own fp32 time): %.2f× of ORT net (%.2f× as run), so it %s the '
           '≤ 0.25× goal. '
           'Fastest PyTorch int8 within 0.5 point of its best: %s µs (%s).'
-          % (s['name'], s['q']['top1'], max(s['pt']['top1'], s['o8']['top1']),
+          % (s['name'], info['method'], s['q']['top1'], max(s['pt']['top1'], s['o8']['top1']),
              'PyTorch ' + s['pt']['config'] if s['pt']['top1'] >= s['o8']['top1'] else 'ORT',
              d, s['q_range'][0], s['q_range'][1], s['q_qdq']['top1'], fmt_us(s['q_fast']['us']),
              s['q_fast']['config'].split(', ')[-1], fmt_us(s['o8']['net_us']), fmt_us(s['o8']['us']),
-             s['o8']['us'] / s['o32']['us'], s['ratio'], s['ratio_raw'], goal, fmt_us(s['pt_fast']['us']), s['pt_fast']['config']))
+             s['o8']['us'] / s['o32']['us'], s['ratio'], s['ratio_raw'], goal, fmt_us(s['pt_fast']['us']),
+             s['pt_fast']['config']))
+    bad = ['%s: %s' % (n, r['config']) for n, res in results.items() for r in res['rows']
+           if 'DIFFERS' in r.get('note', '')]
+    w('')
+    w('Generated code vs interpreter: %s' % ('every compiled int8 row reproduced `q8c run` bit for bit on all '
+                                             'test images.' if not bad else 'MISMATCH in ' + '; '.join(bad)))
     met = [s['name'] for s in sums if s['ratio'] <= 0.25]
     w('')
     w('Overall: q8c int8 top-1 is within %.1f points of the best peer int8 result on every model '
