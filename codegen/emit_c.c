@@ -146,10 +146,22 @@ static void put_runtime(FILE *f, const Prog *p)
 	      "#endif\n"
 	      "#define Q8_GENERATED 1\n",
 	      f);
+	/* The params below are constants that gcc propagates into the
+	   static kernels; it then warns about paths of the specialized copy
+	   that those constants make dead (a block loop past the last block, a
+	   loop bound it cannot see).  q8c builds and tests the kernels with
+	   -Werror unspecialized, so these two are quiet here. */
+	fputs("#if defined(__GNUC__) && !defined(__clang__)\n"
+	      "#pragma GCC diagnostic push\n"
+	      "#pragma GCC diagnostic ignored \"-Warray-bounds\"\n"
+	      "#pragma GCC diagnostic ignored \"-Waggressive-loop-optimizations\"\n"
+	      "#endif\n",
+	      f);
 	paste(f, "q8rt.h", rt);
 	paste(f, "ref.c", ref);
 	if (simd)
 		paste(f, fmt("%s.c", isa), simd);
+	fputs("\n#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC diagnostic pop\n#endif\n", f);
 }
 
 /* ---- constants and params ---- */

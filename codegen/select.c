@@ -24,6 +24,7 @@
 enum {
 	PADBUF = 4096, /* the kernels' stack buffer of pad values (bytes) */
 	DWTAPS = 64,   /* the depthwise kernels' window limit */
+	IM2COL = 64,   /* conv2d_i8_im2col_avx512's window limit (bytes) */
 };
 
 typedef struct {
@@ -106,6 +107,14 @@ static void pack_conv(const Isa *isa, Prog *p, Step *s, bool dense)
 	if (G < 1 || C % G || OC % G || T < 1)
 		die("select: bad conv geometry");
 	int Cg = C / G, OCg = OC / G;
+	/* few input channels: avx512 takes the whole window as the reduction
+	   axis (conv2d_i8_im2col_avx512), W packed as a dense [OC][T*C] */
+	bool im2col = !dense && isa->kind == TG_X86_64_AVX512 && G == 1 && Cg < 4 &&
+	              (int64_t)T * Cg <= IM2COL;
+	if (im2col) {
+		Cg *= T;
+		T = 1;
+	}
 	bool padded = !dense && (q->i[Q8_PT] | q->i[Q8_PL] | q->i[Q8_PB] | q->i[Q8_PR]);
 	if (padded && Cg > PADBUF)
 		return;
@@ -131,7 +140,7 @@ static void pack_conv(const Isa *isa, Prog *p, Step *s, bool dense)
 	}
 	repack_rq(isa, p, s, G, OCg, nob * L, w, kper);
 	s->pblob[Q8P_W] = addblob(p, p->blobs[s->pblob[Q8P_W]].name, isa->wdt, n, pw);
-	s->kernel = fmt("%s_%s", s->kernel, isa->sfx);
+	s->kernel = im2col ? "conv2d_i8_im2col_avx512" : fmt("%s_%s", s->kernel, isa->sfx);
 }
 
 static void pack_dw(const Isa *isa, Prog *p, Step *s)
@@ -164,8 +173,26 @@ static void pack_dw(const Isa *isa, Prog *p, Step *s)
 	s->kernel = fmt("dwconv_i8_%s", isa->sfx);
 }
 
+/* Kernels without weights: the variant takes the same params. */
+static const struct {
+	TargetKind kind;
+	const char *from, *to;
+} plain[] = {
+	{ TG_X86_64_AVX512, "maxpool_i8", "maxpool_i8_avx512" },
+};
+
 void select_kernel(const Target *t, Prog *p, Step *s)
 {
+	if (t && t->kind == TG_X86_64_AVX512 && !strcmp(s->kernel, "quantize") &&
+	    s->p.i[Q8_NQ] == 1 && s->p.i[Q8_YDT] == Q8_DT_I8) {
+		s->kernel = "quantize_i8_avx512";
+		return;
+	}
+	for (size_t i = 0; t && i < sizeof plain / sizeof plain[0]; i++)
+		if (plain[i].kind == t->kind && !strcmp(s->kernel, plain[i].from)) {
+			s->kernel = plain[i].to;
+			return;
+		}
 	const Isa *isa = NULL;
 	for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
 		if (t && isas[i].kind == t->kind)

@@ -3,7 +3,9 @@
      - ops whose operands are all constants are evaluated (quantize,
        dequantize with --float only, mul/add/sub, relu/relu6/clip,
        reshape/flatten);
-     - batchnorm after a conv2d/dense goes into its weights and bias;
+     - batchnorm after a conv2d/dense goes into its weights and bias,
+       also when the weights are dequantize(@int8) (QDQ): the int8 data
+       stays, its per-channel scales change;
      - mul/add/sub by a per-channel or scalar constant after a conv2d/dense
        goes into its weights and bias, and before one into its weights
        (mul) or bias (add/sub, only without padding);
@@ -108,12 +110,103 @@ static void take_over(Graph *g, Op *layer, Op *after)
 	after->nin = 0; /* dead: skipped below, removed at the end */
 }
 
-static Op *producer(Graph *g, Op *op)
+/* The dequantize of a QDQ layer's weights: conv2d/dense whose weights
+   are dequantize(@wq:i8, zero_point=0) per tensor or along axis 0 and
+   whose bias, if any, is a float constant.  NULL when l is not one. */
+static Op *qdq_weights(const Op *l)
 {
-	Value *x = op->in[0];
-	if (x->kind != V_TEMP || !foldable_layer(x->def) || graph_count_uses(g, x) != 1)
+	if (l->kind != OP_CONV2D && l->kind != OP_DENSE)
 		return NULL;
-	return x->def;
+	if (l->out->type.dt != DT_F32 || (l->nin == 3 && !is_fconst(l->in[2])))
+		return NULL;
+	Value *w = l->in[1];
+	if (w->kind != V_TEMP || w->def->kind != OP_DEQUANTIZE || w->type.dt != DT_F32 || w->type.rank < 1)
+		return NULL;
+	Op *dq = w->def;
+	const Quant *q = &dq->a.q;
+	Value *c = dq->in[0];
+	if (c->kind != V_CONST || c->type.dt != DT_I8)
+		return NULL;
+	if (q->n != 1 && !(q->axis == 0 && q->n == w->type.dims[0]))
+		return NULL;
+	for (int i = 0; i < q->n; i++)
+		if (q->zp[i] != 0 || !(q->scale[i] > 0))
+			return NULL;
+	return dq;
+}
+
+/* layer_affine for a QDQ layer: w'[o] = s[o] * scale[o] * wq[o] keeps wq
+   as int8 with scale[o] * |s[o]|, negating wq[o] where s[o] < 0.  False
+   (nothing changed) when a channel to negate holds -128, or a new scale
+   is not a positive finite number. */
+static bool qlayer_affine(Graph *g, Op *l, Op *dq, const double *s, const double *t)
+{
+	int64_t O, K;
+	layer_dims(l, &O, &K);
+	Value *c = dq->in[0];
+	const int8_t *wq = c->data;
+	const Quant *q = &dq->a.q;
+	Quant *nq = quant_new(0, (int)O);
+	bool neg = false;
+	for (int64_t o = 0; o < O; o++) {
+		nq->scale[o] = q->scale[q->n == 1 ? 0 : o] * fabs(s[o]);
+		if (!(nq->scale[o] > 0) || !isfinite(nq->scale[o]))
+			return false;
+		for (int64_t k = 0; s[o] < 0 && k < K; k++)
+			if (wq[o * K + k] == -128)
+				return false; /* -(-128) is not an int8 */
+		neg |= s[o] < 0;
+	}
+	/* the int8 data and the dequantize change in place only when this
+	   layer alone reads them; else new ones */
+	bool alone = graph_count_uses(g, dq->out) == 1;
+	if (neg) {
+		int8_t *d = alloc_array((size_t)(O * K), 1);
+		for (int64_t o = 0; o < O; o++)
+			for (int64_t k = 0; k < K; k++)
+				d[o * K + k] = (int8_t)(s[o] < 0 ? -wq[o * K + k] : wq[o * K + k]);
+		if (alone && graph_count_uses(g, c) == 1)
+			c->data = d;
+		else
+			c = graph_add_const(g, c->name, c->type, d, c->loc);
+	}
+	if (alone) {
+		dq->in[0] = c;
+		dq->a.q = *nq;
+	} else {
+		Op *nd = op_new(g, OP_DEQUANTIZE, &c, 1, dq->out->name, dq->loc);
+		nd->a.q = *nq;
+		nd->out->type = dq->out->type;
+		graph_insert_before(g, l, nd);
+		l->in[1] = nd->out;
+	}
+	float *b = own(g, l, 2, O, fmt("%s_b", l->out->name));
+	for (int64_t o = 0; o < O; o++)
+		b[o] = (float)((double)b[o] * s[o] + t[o]);
+	return true;
+}
+
+/* The conv2d/dense computing x, read only by the op being folded into
+   it: float weights, or QDQ int8 weights (not with --float, where their
+   dequantize is folded to a float constant first). */
+static Op *layer_of(Graph *g, Value *x, bool qdq)
+{
+	if (x->kind != V_TEMP || graph_count_uses(g, x) != 1)
+		return NULL;
+	if (foldable_layer(x->def) || (qdq && qdq_weights(x->def)))
+		return x->def;
+	return NULL;
+}
+
+/* y' = s * layer(x) + t into the layer; false when a QDQ layer cannot
+   take it. */
+static bool affine_into(Graph *g, Op *l, const double *s, const double *t)
+{
+	if (foldable_layer(l)) {
+		layer_affine(g, l, s, t);
+		return true;
+	}
+	return qlayer_affine(g, l, qdq_weights(l), s, t);
 }
 
 /* Per-channel scale and shift of batchnorm: s = gamma / sqrt(var + eps),
@@ -142,18 +235,17 @@ static bool bn_affine(Op *bn, double *s, double *t)
 
 /* batchnorm(layer(x)): y = s * layer(x) + t, with s and t from bn_affine
    (b' = (b - mean) * s + beta, computed as b * s + (beta - mean * s)). */
-static bool fold_bn(Graph *g, Op *op)
+static bool fold_bn(Graph *g, Op *op, bool qdq)
 {
 	if (op->kind != OP_BATCHNORM || op->out->type.dt != DT_F32)
 		return false;
-	Op *l = producer(g, op);
+	Op *l = layer_of(g, op->in[0], qdq);
 	if (!l)
 		return false;
 	int64_t C = lastdim(&op->out->type);
 	double *s = alloc_array((size_t)C, sizeof *s), *t = alloc_array((size_t)C, sizeof *t);
-	if (!bn_affine(op, s, t))
+	if (!bn_affine(op, s, t) || !affine_into(g, l, s, t))
 		return false;
-	layer_affine(g, l, s, t);
 	take_over(g, l, op);
 	return true;
 }
@@ -219,14 +311,14 @@ static Value *affine_op(Op *op, double **a, double **b)
 }
 
 /* op(layer(x), c) -> layer'(x) */
-static bool fold_after(Graph *g, Op *op)
+static bool fold_after(Graph *g, Op *op, bool qdq)
 {
 	double *a, *b;
 	Value *x = affine_op(op, &a, &b);
-	if (!x || x->kind != V_TEMP || !foldable_layer(x->def) || graph_count_uses(g, x) != 1)
+	Op *l = x ? layer_of(g, x, qdq) : NULL;
+	if (!l || !affine_into(g, l, a, b))
 		return false;
-	layer_affine(g, x->def, a, b);
-	take_over(g, x->def, op);
+	take_over(g, l, op);
 	return true;
 }
 
@@ -425,7 +517,8 @@ void pass_fold(Graph *g, Options *o)
 			Op *op = g->ops[i];
 			if (op->nin == 0)
 				continue;
-			if (fold_const(g, op, o->is_float) || fold_bn(g, op) || fold_after(g, op) ||
+			if (fold_const(g, op, o->is_float) || fold_bn(g, op, !o->is_float) ||
+			    fold_after(g, op, !o->is_float) ||
 			    fold_before(g, op) || split_bn(g, op))
 				changed = true;
 		}

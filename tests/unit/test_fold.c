@@ -459,6 +459,206 @@ static void test_shared_weights(void **s)
 	assert_ptr_equal(c2->in[1], w);
 }
 
+/* ---- batchnorm after a QDQ conv: dequantize(@wq:i8, scale=s[o], axis=0) ---- */
+
+/* wq [3, 3, 3, 2]: value i of channel o is a fixed pattern in [-127, 127]. */
+static const double qs[3] = {0.02, 0.005, 0.0125};
+
+static int8_t *qdq_data(void)
+{
+	int8_t *d = alloc_array(54, 1);
+	for (int i = 0; i < 54; i++)
+		d[i] = (int8_t)((i * 37 + 11) % 255 - 127);
+	return d;
+}
+
+/* x -> dequantize(@wq) -> conv2d(x, w, b, pads 1) -> batchnorm (gam[1] < 0);
+   *dq and *conv return the ops. */
+static Graph *qdq_graph(int8_t *wq, Op **dq, Op **conv)
+{
+	Graph *g = graph_new("t");
+	Value *x = input(g, "x", T4(1, 4, 5, 2));
+	Value *c = graph_add_const(g, "wq", ty(DT_I8, 4, (int64_t[]){3, 3, 3, 2}), wq, noloc);
+	Value *din[1] = {c};
+	*dq = mk(g, OP_DEQUANTIZE, din, 1, "w", T4(3, 3, 3, 2));
+	(*dq)->a.q = *quant_new(0, 3);
+	memcpy((*dq)->a.q.scale, qs, sizeof qs);
+	const float bv[3] = {0.25f, -0.5f, 0.125f};
+	Value *in[3] = {x, (*dq)->out, cst(g, "b", T1(3), bv)};
+	*conv = mk(g, OP_CONV2D, in, 3, "conv", T4(1, 4, 5, 3));
+	(*conv)->a.strides[0] = (*conv)->a.strides[1] = 1;
+	(*conv)->a.pads[0] = (*conv)->a.pads[1] = (*conv)->a.pads[2] = (*conv)->a.pads[3] = 1;
+	(*conv)->a.groups = 1;
+	return g;
+}
+
+static Op *add_bn(Graph *g, Value *y)
+{
+	Value *bnin[5] = {y, cst(g, "g", T1(3), gam), cst(g, "be", T1(3), bet), cst(g, "m", T1(3), mea),
+	                  cst(g, "v", T1(3), var)};
+	Op *bn = mk(g, OP_BATCHNORM, bnin, 5, "bn", y->type);
+	bn->a.epsilon = 1e-3;
+	return bn;
+}
+
+/* batchnorm(conv(x, s[o] * wq[o], b)) computed directly, in double, from
+   the original integers. */
+static void qdq_want(const int8_t *wq, const double *x, double *want)
+{
+	double w[54];
+	const double b[3] = {0.25, -0.5, 0.125};
+	for (int i = 0; i < 54; i++)
+		w[i] = qs[i / 18] * wq[i];
+	conv_ref(x, (int64_t[]){1, 4, 5, 2}, w, (int64_t[]){3, 3, 3, 2}, b, (Conv){1, 1, 1, 1, 1}, want,
+	         (int64_t[]){1, 4, 5, 3});
+	for (int i = 0; i < 60; i++)
+		want[i] = bn_ref(want[i], i % 3, 1e-3);
+}
+
+/* The conv l, whose weights are a dequantize of an int8 constant, run
+   directly on x (the dequantize evaluated here in double). */
+static void qdq_got(Op *l, const double *x, double *got)
+{
+	Op *dq = l->in[1]->def;
+	assert_non_null(dq);
+	assert_int_equal(dq->kind, OP_DEQUANTIZE);
+	assert_int_equal(dq->in[0]->type.dt, DT_I8);
+	assert_int_equal(dq->a.q.axis, 0);
+	assert_int_equal(dq->a.q.n, 3);
+	const int8_t *q = dq->in[0]->data;
+	double w[54];
+	for (int i = 0; i < 54; i++) {
+		assert_int_equal(dq->a.q.zp[i / 18], 0);
+		w[i] = dq->a.q.scale[i / 18] * q[i];
+	}
+	conv_ref(x, (int64_t[]){1, 4, 5, 2}, w, (int64_t[]){3, 3, 3, 2}, dbl(l->in[2]), (Conv){1, 1, 1, 1, 1}, got,
+	         (int64_t[]){1, 4, 5, 3});
+}
+
+/* The int8 data stays, channel 1 (gamma < 0) negated exactly; the scale
+   becomes s[o] * |gamma[o]| / sqrt(var[o] + eps). */
+static void check_qdq_weights(const Op *dq, const int8_t *orig)
+{
+	const int8_t *q = dq->in[0]->data;
+	for (int i = 0; i < 54; i++)
+		assert_int_equal(q[i], i / 18 == 1 ? -orig[i] : orig[i]);
+	for (int o = 0; o < 3; o++)
+		assert_float_equal(dq->a.q.scale[o], qs[o] * fabs(gam[o]) / sqrt((double)var[o] + 1e-3), 1e-15);
+}
+
+static void test_bn_qdq_conv(void **s)
+{
+	(void)s;
+	arena_reset();
+	int8_t *wq = qdq_data(), orig[54];
+	memcpy(orig, wq, sizeof orig);
+	Op *dq, *conv;
+	Graph *g = qdq_graph(wq, &dq, &conv);
+	output(g, add_bn(g, conv->out)->out);
+	double *x = rnd_input(&g->inputs[0]->type), want[60], got[60];
+	qdq_want(orig, x, want);
+
+	pass_fold(g, &qopts);
+	assert_int_equal(g->nops, 2);
+	assert_ptr_equal(g->ops[1], conv);
+	assert_ptr_equal(g->outputs[0], conv->out);
+	assert_string_equal(conv->out->name, "bn");
+	assert_int_equal(conv->in[2]->type.dt, DT_F32); /* the bias stays float */
+	check_qdq_weights(conv->in[1]->def, orig);
+	qdq_got(conv, x, got);
+	close_rel(got, want, 60, 1e-6);
+	assert_memory_equal(wq, orig, sizeof orig); /* the original array is untouched */
+
+	/* --float: the dequantize becomes a float constant first, then the
+	   float fold; the same function (x is copied: it lives in the arena) */
+	double xs[40];
+	memcpy(xs, x, sizeof xs);
+	arena_reset();
+	wq = qdq_data();
+	g = qdq_graph(wq, &dq, &conv);
+	output(g, add_bn(g, conv->out)->out);
+	pass_fold(g, &fopts);
+	close_rel(run_folded_conv(g, xs), want, 60, 1e-5);
+}
+
+/* The dequantized weights are read by a second conv too: that one keeps
+   them; the folded conv gets a new int8 constant and dequantize.  Then
+   the int8 constant alone is shared (two dequantize ops). */
+static void test_bn_qdq_shared(void **s)
+{
+	(void)s;
+	for (int shared_dq = 1; shared_dq >= 0; shared_dq--) {
+		arena_reset();
+		int8_t *wq = qdq_data(), orig[54];
+		memcpy(orig, wq, sizeof orig);
+		Op *dq, *conv;
+		Graph *g = qdq_graph(wq, &dq, &conv);
+		Value *w2 = dq->out;
+		if (!shared_dq) {
+			Value *din[1] = {dq->in[0]};
+			Op *dq2 = mk(g, OP_DEQUANTIZE, din, 1, "w2", T4(3, 3, 3, 2));
+			dq2->a.q = *quant_new(0, 3);
+			memcpy(dq2->a.q.scale, qs, sizeof qs);
+			w2 = dq2->out;
+		}
+		Value *in[3] = {g->inputs[0], w2, conv->in[2]};
+		Op *c2 = mk(g, OP_CONV2D, in, 3, "c2", T4(1, 4, 5, 3));
+		c2->a = conv->a;
+		Op *bn = add_bn(g, conv->out);
+		Value *ain[2] = {bn->out, c2->out};
+		output(g, mk(g, OP_ADD, ain, 2, "y", T4(1, 4, 5, 3))->out);
+		double *x = rnd_input(&g->inputs[0]->type), want[60], got[60];
+		qdq_want(orig, x, want);
+
+		pass_fold(g, &qopts);
+		assert_int_equal(count_kind(g, OP_BATCHNORM) + count_kind(g, OP_MUL), 0);
+		assert_int_equal(count_kind(g, OP_DEQUANTIZE), 2);
+		assert_ptr_not_equal(conv->in[1], c2->in[1]);
+		assert_ptr_not_equal(conv->in[1]->def->in[0], c2->in[1]->def->in[0]);
+		check_qdq_weights(conv->in[1]->def, orig);
+		qdq_got(conv, x, got);
+		close_rel(got, want, 60, 1e-6);
+		/* the other conv: its weights, scales and bias as they were */
+		Op *d2 = c2->in[1]->def;
+		assert_memory_equal(d2->in[0]->data, orig, sizeof orig);
+		for (int o = 0; o < 3; o++)
+			assert_float_equal(d2->a.q.scale[o], qs[o], 0);
+		const float *b2 = c2->in[2]->data;
+		assert_float_equal(b2[0], 0.25f, 0);
+		assert_float_equal(b2[1], -0.5f, 0);
+	}
+}
+
+/* -128 in channel 1 (gamma < 0) cannot be negated: the batchnorm stays
+   (as mul + add) and the weights are untouched.  In channel 0 (gamma > 0)
+   it is fine. */
+static void test_bn_qdq_minus128(void **s)
+{
+	(void)s;
+	for (int ch = 1; ch >= 0; ch--) {
+		arena_reset();
+		int8_t *wq = qdq_data(), orig[54];
+		wq[ch * 18 + 5] = -128;
+		memcpy(orig, wq, sizeof orig);
+		Op *dq, *conv;
+		Graph *g = qdq_graph(wq, &dq, &conv);
+		output(g, add_bn(g, conv->out)->out);
+		pass_fold(g, &qopts);
+		assert_int_equal(count_kind(g, OP_BATCHNORM), 0);
+		assert_int_equal(count_kind(g, OP_MUL), ch == 1);
+		assert_int_equal(count_kind(g, OP_ADD), ch == 1);
+		const int8_t *q = conv->in[1]->def->in[0]->data;
+		if (ch == 1) {
+			assert_memory_equal(q, orig, sizeof orig);
+			for (int o = 0; o < 3; o++)
+				assert_float_equal(conv->in[1]->def->a.q.scale[o], qs[o], 0);
+		} else {
+			assert_int_equal(q[5], -128);
+			check_qdq_weights(conv->in[1]->def, orig);
+		}
+	}
+}
+
 /* ---- constant folding ---- */
 
 /* The course's worked example: A quantized with scale 2/127 (restricted
@@ -617,6 +817,9 @@ int main(void)
 		cmocka_unit_test(test_add_before_padded_stays),
 		cmocka_unit_test(test_add_before_dense),
 		cmocka_unit_test(test_shared_weights),
+		cmocka_unit_test(test_bn_qdq_conv),
+		cmocka_unit_test(test_bn_qdq_shared),
+		cmocka_unit_test(test_bn_qdq_minus128),
 		cmocka_unit_test(test_quantize_const),
 		cmocka_unit_test(test_dequantize_const_float),
 		cmocka_unit_test(test_quantize_rounding),

@@ -123,6 +123,7 @@ typedef struct { const char *name; q8_kernel fn; } Variant;
 
 static const Variant variants[] = {
 	{ "conv2d_i8_avx512", q8k_conv2d_i8_avx512 },
+	{ "conv2d_i8_im2col_avx512", q8k_conv2d_i8_im2col_avx512 },
 	{ "dense_i8_avx512", q8k_dense_i8_avx512 },
 	{ "dwconv_i8_avx512", q8k_dwconv_i8_avx512 },
 	{ "conv2d_i8_avx2", q8k_conv2d_i8_avx2 },

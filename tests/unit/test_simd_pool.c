@@ -1,0 +1,171 @@
+/* The weightless SIMD kernels of runtime/avx512.c (pools and the other
+   elementwise variants select_kernel swaps in) against the portable
+   kernels of runtime/ref.c on many random shapes: the outputs must be
+   bit-identical.  The ref kernels are checked against hand values by
+   their own tests; here they are the contract the variants must match.
+   A variant the CPU cannot run is reported as a skip. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "codegen/lower.h"
+#include "runtime/avx512.c"
+
+static uint64_t rng = 0x2545f4914f6cdd1du;
+static int rnd(int lo, int hi) /* [lo, hi] */
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return lo + (int)(rng % (uint64_t)(hi - lo + 1));
+}
+
+static bool have_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+/* select_kernel must name the variant for the host target */
+static const char *selected(const char *kernel)
+{
+	Target t = { .kind = TG_X86_64_AVX512 };
+	Prog p = { 0 };
+	Step s = { .kernel = kernel };
+	for (int k = 0; k < Q8_NP; k++)
+		s.pblob[k] = -1;
+	select_kernel(&t, &p, &s);
+	return s.kernel;
+}
+
+/* a random pool: pads up to the window size, so some windows are empty */
+static void pool_case(q8_params *p)
+{
+	memset(p, 0, sizeof *p);
+	int32_t *i = p->i;
+	i[Q8_N] = rnd(1, 2);
+	i[Q8_H] = rnd(1, 9);
+	i[Q8_W] = rnd(1, 9);
+	i[Q8_C] = rnd(0, 3) ? rnd(1, 40) : rnd(60, 150);
+	i[Q8_KH] = rnd(1, 4);
+	i[Q8_KW] = rnd(1, 4);
+	i[Q8_SH] = rnd(1, 3);
+	i[Q8_SW] = rnd(1, 3);
+	i[Q8_PT] = rnd(0, i[Q8_KH]);
+	i[Q8_PL] = rnd(0, i[Q8_KW]);
+	i[Q8_PB] = rnd(0, i[Q8_KH]);
+	i[Q8_PR] = rnd(0, i[Q8_KW]);
+	int oh = (i[Q8_H] + i[Q8_PT] + i[Q8_PB] - i[Q8_KH]) / i[Q8_SH] + 1;
+	int ow = (i[Q8_W] + i[Q8_PL] + i[Q8_PR] - i[Q8_KW]) / i[Q8_SW] + 1;
+	i[Q8_OH] = oh < 1 ? 1 : oh;
+	i[Q8_OW] = ow < 1 ? 1 : ow;
+	i[Q8_OC] = i[Q8_C];
+	i[Q8_AZP] = rnd(-128, 127);
+	i[Q8_YZP] = i[Q8_AZP];
+}
+
+static void test_maxpool(void **state)
+{
+	(void)state;
+	assert_string_equal(selected("maxpool_i8"), "maxpool_i8_avx512");
+	if (!have_avx512()) {
+		printf("[  SKIPPED ] maxpool_i8_avx512: this CPU has no AVX-512 VNNI\n");
+		skip();
+	}
+	int empty = 0;
+	for (int n = 0; n < 500; n++) {
+		q8_params p;
+		pool_case(&p);
+		const int32_t *i = p.i;
+		size_t nx = (size_t)i[Q8_N] * i[Q8_H] * i[Q8_W] * i[Q8_C];
+		size_t ny = (size_t)i[Q8_N] * i[Q8_OH] * i[Q8_OW] * i[Q8_C];
+		int8_t *x = malloc(nx), *want = malloc(ny + 64), *got = malloc(ny + 64);
+		for (size_t k = 0; k < nx; k++)
+			x[k] = (int8_t)rnd(-128, 127);
+		memset(want, 0x5a, ny + 64);
+		memset(got, 0x5a, ny + 64);
+		q8k_maxpool_i8(&p, x, NULL, want);
+		q8k_maxpool_i8_avx512(&p, x, NULL, got);
+		/* the guard bytes past y must be untouched too */
+		if (memcmp(want, got, ny + 64))
+			fail_msg("maxpool case %d differs (h %d w %d c %d k %dx%d s %dx%d)", n, i[Q8_H],
+			         i[Q8_W], i[Q8_C], i[Q8_KH], i[Q8_KW], i[Q8_SH], i[Q8_SW]);
+		empty += i[Q8_PT] == i[Q8_KH] || i[Q8_PL] == i[Q8_KW];
+		free(x);
+		free(want);
+		free(got);
+	}
+	assert_true(empty > 10); /* the empty-window path was exercised */
+}
+
+/* per-tensor f32 -> int8 quantize: halves (ties to even), NaN, the
+   infinities, huge values, -0, all against the portable kernel */
+static void test_quantize(void **state)
+{
+	(void)state;
+	Target t = { .kind = TG_X86_64_AVX512 };
+	Prog pr = { 0 };
+	Step st = { .kernel = "quantize" };
+	for (int k = 0; k < Q8_NP; k++)
+		st.pblob[k] = -1;
+	st.p.i[Q8_NQ] = 1;
+	st.p.i[Q8_YDT] = Q8_DT_I8;
+	select_kernel(&t, &pr, &st);
+	assert_string_equal(st.kernel, "quantize_i8_avx512");
+	st.kernel = "quantize";
+	st.p.i[Q8_NQ] = 3;
+	select_kernel(&t, &pr, &st);
+	assert_string_equal(st.kernel, "quantize"); /* per axis stays portable */
+	if (!have_avx512()) {
+		printf("[  SKIPPED ] quantize_i8_avx512: this CPU has no AVX-512 VNNI\n");
+		skip();
+	}
+	static const float odd[] = { 0.5f, 1.5f, 2.5f, -0.5f, -2.5f, -0.0f, 1e30f, -1e30f,
+	                              126.5f, 127.5f, -128.5f, -127.5f };
+	for (int n = 0; n < 300; n++) {
+		q8_params p;
+		memset(&p, 0, sizeof p);
+		int len = rnd(1, 100);
+		p.i[Q8_OUTER] = 1, p.i[Q8_LEN] = len, p.i[Q8_INNER] = 1, p.i[Q8_NQ] = 1;
+		p.i[Q8_YDT] = Q8_DT_I8;
+		p.i[Q8_YZP] = rnd(-128, 127);
+		float sc = (float)rnd(1, 1000) / (float)rnd(1, 4000);
+		p.f[Q8F_SCALE] = rnd(0, 3) ? sc : 1.0f;
+		float *x = malloc((size_t)len * sizeof *x);
+		for (int k = 0; k < len; k++) {
+			switch (rnd(0, 5)) {
+			case 0: x[k] = odd[rnd(0, 11)]; break;
+			case 1: x[k] = (float)(rnd(0, 1) ? NAN : rnd(0, 1) ? INFINITY : -INFINITY); break;
+			case 2: x[k] = ((float)rnd(-300, 300) + 0.5f) * p.f[Q8F_SCALE]; break;
+			default: x[k] = (float)rnd(-100000, 100000) / 1000.0f; break;
+			}
+		}
+		int8_t want[116], got[116];
+		memset(want, 0x5a, sizeof want);
+		memset(got, 0x5a, sizeof got);
+		q8k_quantize(&p, x, NULL, want);
+		q8k_quantize_i8_avx512(&p, x, NULL, got);
+		for (int k = 0; k < len + 16; k++)
+			if (want[k] != got[k])
+				fail_msg("quantize case %d: y[%d] = %d, want %d (x %g, scale %g, zp %d)", n, k,
+				         got[k], want[k], k < len ? (double)x[k] : 0.0,
+				         (double)p.f[Q8F_SCALE], p.i[Q8_YZP]);
+		free(x);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_maxpool),
+		cmocka_unit_test(test_quantize),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
