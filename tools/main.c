@@ -276,6 +276,8 @@ static int cmd_compile(Args *a)
 	}
 	run_pipeline(g, &a->o);
 	Prog *p = lower(g, t, name, false);
+	if (a->o.is_float)
+		p->is_float = true; /* a QDQ-only model looks like an int8 program */
 	if (fg)
 		report_sqnr(fg, g, &a->o, stdout);
 	if (a->o.report)
