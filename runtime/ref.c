@@ -264,9 +264,11 @@ Q8K void q8k_quantize(const q8_params *p, const void *a, const void *b, void *y)
 			int64_t zp = IP(NQ) > 1 ? zps[l] : IP(YZP);
 			for (int64_t in = 0; in < IN; in++) {
 				int64_t i = (out * L + l) * IN + in;
-				/* r is an integer-valued float, so r + zp is exact in double */
+				/* r is an integer-valued float, so r + zp is exact in double;
+				   llrint, not a cast: clang vectorises the cast for RVV into
+				   vfcvt.rtz, which qemu 7.2 aborts on */
 				double v = (double)nearbyintf(x[i] / s) + (double)zp;
-				int64_t q = v != v ? zp : v <= (double)lo ? lo : v >= (double)hi ? hi : (int64_t)v;
+				int64_t q = v != v ? zp : v <= (double)lo ? lo : v >= (double)hi ? hi : (int64_t)llrint(v);
 				store_int(y, dt, i, q);
 			}
 		}
