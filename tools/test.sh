@@ -34,8 +34,11 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
 	ninja -C build-fuzz fuzz_parse fuzz_npy
 	for t in parse npy; do
 		mkdir -p build-fuzz/corpus_$t
+		# a crash makes the fuzzer exit non-zero, and set -e stops here
 		build-fuzz/tests/fuzz/fuzz_$t -max_total_time="${Q8C_FUZZ_SECONDS:-60}" -detect_leaks=0 \
-			-print_final_stats=1 build-fuzz/corpus_$t tests/fuzz/corpus_$t 2>&1 | tail -n 12
+			-print_final_stats=1 build-fuzz/corpus_$t tests/fuzz/corpus_$t >build-fuzz/fuzz_$t.log 2>&1 ||
+			{ tail -n 40 build-fuzz/fuzz_$t.log; exit 1; }
+		grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz_$t.log | sed "s/^/fuzz_$t: /"
 	done
 fi
 echo "== all tests passed"
