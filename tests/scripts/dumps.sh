@@ -1,0 +1,35 @@
+#!/bin/bash
+# Every IR dump is a valid model: the dump after each pass, given back to
+# `q8c run`, resumes the pipeline and gives the original run's bits.
+# usage: dumps.sh Q8C SRC SCRATCH
+set -u
+q8c=$1 src=$2 tmp=$3
+rm -rf "$tmp" && mkdir -p "$tmp"
+pass=0 fail=0
+check() { # model input calib
+	local m=$1 x=$2 c=$3 name d
+	name=$(basename "$(dirname "$m")")-$(basename "$m" .q8)
+	"$q8c" run "$m" --input "$x" --output "$tmp/$name.ref.npy" --calib "$c" \
+		--dump-after all --dump-dir "$tmp/$name" || { echo "FAIL $name: run"; fail=$((fail + 1)); return; }
+	for d in "$tmp/$name"/*.q8; do
+		if "$q8c" run "$d" --input "$x" --output "$tmp/out.npy" --calib "$c" &&
+			cmp -s "$tmp/out.npy" "$tmp/$name.ref.npy"; then
+			pass=$((pass + 1))
+		else
+			echo "FAIL $name: $(basename "$d") does not reproduce the original run"
+			fail=$((fail + 1))
+		fi
+	done
+	echo "ok   $name: $(ls "$tmp/$name"/*.q8 | wc -l) dumps"
+}
+head_x() { /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:$2])" "$1" "$3"; }
+for m in cnn resnet mobilenet; do
+	d=$src/examples/$m
+	head_x "$d/test_x.npy" 50 "$tmp/$m-x.npy"
+	check "$d/model.q8" "$tmp/$m-x.npy" "$d/calib.npy"
+	check "$d/model_qdq.q8" "$tmp/$m-x.npy" "$d/calib.npy"
+done
+c=$src/../shared/conformance/models/conv2d_depthwise
+check "$c/model.q8" "$c/x.npy" "$c/x.npy"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
