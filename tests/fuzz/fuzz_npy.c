@@ -6,6 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* a broken invariant: report and stop the fuzzer (a finding) */
+#define FAIL(...) (fprintf(stderr, __VA_ARGS__), abort())
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	static volatile int stage;
@@ -20,12 +23,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		npy_write(path, t.dt, t.rank, t.dims, d);
 		Type t2;
 		void *d2 = npy_read(path, &t, &t2);
-		if (!type_equal(&t, &t2) || memcmp(d, d2, (size_t)type_numel(&t) * dtype_size(t.dt)) != 0)
-			abort();
 		remove(path);
+		if (!type_equal(&t, &t2))
+			FAIL("read back as %s, written as %s\n", type_str(&t2), type_str(&t));
+		if (memcmp(d, d2, (size_t)type_numel(&t) * dtype_size(t.dt)) != 0)
+			FAIL("read back different data for %s\n", type_str(&t));
 	} else if (stage == 1) {
-		fprintf(stderr, "write/read back failed: %s\n", err_msg);
-		abort();
+		FAIL("write/read back failed: %s\n", err_msg);
 	}
 	err_jmp = NULL;
 	/* every 64 runs: a fresh 1 MB arena chunk per run costs more page

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a broken invariant: report and stop the fuzzer (a finding) */
+#define FAIL(...) (fprintf(stderr, __VA_ARGS__), abort())
+
 static char *print(Graph *g, size_t *len)
 {
 	char *buf = NULL;
@@ -32,13 +35,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		p1 = print(g, &n1);
 		Graph *g2 = parse_string("fuzz.q8", p1, n1);
 		p2 = print(g2, &n2);
-		if (n1 != n2 || memcmp(p1, p2, n1) != 0) {
-			fprintf(stderr, "round trip differs:\n%s\n----\n%s\n", p1, p2);
-			abort();
-		}
+		if (n1 != n2 || memcmp(p1, p2, n1) != 0)
+			FAIL("round trip differs:\n%s\n----\n%s\n", p1, p2);
 	} else if (stage == 1) {
-		fprintf(stderr, "a printed graph does not parse back: %s\n%s\n", err_msg, p1 ? p1 : "");
-		abort();
+		FAIL("a printed graph does not parse back: %s\n%s\n", err_msg, p1 ? p1 : "");
 	}
 	free(p1);
 	free(p2);

@@ -17,6 +17,9 @@
 #define CAT(a, b) CAT_(a, b)
 #include KFILE /* "runtime/ISA.c" */
 
+/* a mismatch: print it, and count as a failure (1) */
+#define FAIL(...) (printf("FAIL " __VA_ARGS__), 1)
+
 static uint64_t rng = 0x2545f4914f6cdd1du;
 static int rnd(int lo, int hi)
 {
@@ -113,10 +116,8 @@ static int one(int kind, int *seen)
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(variants[i].name, st.kernel))
 			fn = variants[i].fn, seen[i]++;
-	if (!fn) {
-		printf("select_kernel chose %s\n", st.kernel);
-		return 1;
-	}
+	if (!fn)
+		return FAIL("select_kernel chose %s\n", st.kernel);
 	for (int i = 0; i < Q8_NP; i++)
 		st.p.p[i] = st.pblob[i] < 0 ? NULL : p.blobs[st.pblob[i]].data;
 	memset(got, 0x55, (size_t)ny);
@@ -124,10 +125,9 @@ static int one(int kind, int *seen)
 	int bad = 0;
 	for (int64_t i = 0; i < ny && !bad; i++)
 		if (got[i] != want[i]) {
-			printf("%s n%d %dx%dx%d -> %d k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d g%d: y[%lld] = %d, want %d\n",
+			bad = FAIL("%s n%d %dx%dx%d -> %d k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d g%d: y[%lld] = %d, want %d\n",
 			       st.kernel, n, h, w, C, OC, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, G,
 			       (long long)i, got[i], want[i]);
-			bad = 1;
 		}
 	free(x), free(wt), free(want), free(got), free(b), free(m), free(s);
 	arena_reset();
@@ -142,10 +142,8 @@ int main(int argc, char **argv)
 			return 1;
 	/* every variant must have run */
 	for (int i = 0; i < 3; i++)
-		if (!seen[i]) {
-			printf("%s never ran\n", variants[i].name);
-			return 1;
-		}
+		if (!seen[i])
+			return FAIL("%s never ran\n", variants[i].name);
 	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d)\n", STR(ISA), ncase,
 	       seen[0], seen[1], seen[2]);
 	return 0;
