@@ -1,14 +1,19 @@
 #!/usr/bin/python3
 """C emitter vs LLVM emitter on the benchmark shapes, through the whole
 compiler: each layer is a one-op model with random weights, compiled for the
-host with --emit c and --emit llvm, linked with tools/driver/demo_driver.c and
-timed (median µs per inference of 7 rounds, float in and out included).
-usage: bench/emitters.py [Q8C] — prints a markdown table (figures, not pass/fail)."""
+host with --emit c and --emit llvm.  Two timings per emitter (median µs per
+call of 7 rounds, tools/driver/demo_driver.c): the int8 entry point
+NAME_run_int8 (the layer's kernel alone; the driver built with
+-DQ8_TIME_INT8) gives the GOPS and % of PEAK, and NAME_run (float in and
+out: quantize + kernel + dequantize).
+usage: bench/emitters.py [Q8C [PEAK_GOPS]] — prints a markdown table
+(figures, not pass/fail); PEAK_GOPS from bench/peak (vnni_zmm)."""
 import os, subprocess, sys, tempfile
 import numpy as np
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 q8c = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, 'build', 'q8c')
+peak = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
 tmp = tempfile.mkdtemp(prefix='q8c-emitters-')
 rng = np.random.default_rng(0)
 
@@ -30,8 +35,9 @@ def sh(cmd):
     return r.stdout
 
 
-print('| layer | C µs | LLVM µs | C GOPS | LLVM GOPS | LLVM / C time |')
-print('|---|---|---|---|---|---|')
+pct = ' %peak C | %peak LLVM |' if peak else ''
+print('| layer | int8 C µs | int8 LLVM µs | C GOPS | LLVM GOPS |' + pct + ' float I/O C µs | float I/O LLVM µs |')
+print('|---|---|---|---|---|' + ('---|---|' if peak else '') + '---|---|')
 for i, (name, xs, ws, op, macs) in enumerate(shapes):
     d = os.path.join(tmp, f'l{i}'); os.makedirs(d)
     np.save(os.path.join(d, 'w.npy'), (rng.standard_normal(ws) * 0.1).astype('<f4'))
@@ -42,16 +48,24 @@ for i, (name, xs, ws, op, macs) in enumerate(shapes):
     x = rng.standard_normal([4] + xs[1:]).astype('<f4')
     np.save(os.path.join(d, 'calib.npy'), x)
     x.tofile(os.path.join(d, 'x.bin'))
-    times = {}
+    t8, tf = {}, {}
+    reps = str(max(3, int(2e8 / macs)))
     for emit in ('c', 'llvm'):
         out = os.path.join(d, emit)
         sh([q8c, 'compile', os.path.join(d, 'model.q8'), '-o', out, '--emit', emit, '--name', 'm',
             '--calib', os.path.join(d, 'calib.npy')])
         objs = sorted(os.path.join(out, f) for f in os.listdir(out) if f.endswith(('.c', '.o')))
+        cc = ['cc', os.environ.get('CFLAGS_OPT', '-O2'), '-march=native', '-I', out,
+              '-DQ8_MODEL_H="m.h"', '-DQ8_NAME=m']
         exe = os.path.join(d, emit + '.exe')
-        sh(['cc', os.environ.get('CFLAGS_OPT', '-O2'), '-march=native', '-I', out, '-DQ8_MODEL_H="m.h"', '-DQ8_NAME=m',
-            os.path.join(root, 'tools', 'driver', 'demo_driver.c')] + objs + ['-lm', '-o', exe])
-        reps = str(max(3, int(2e8 / macs)))
-        times[emit] = float(sh([exe, os.path.join(d, 'x.bin'), os.path.join(d, 'y.bin'), '4', reps]).split()[-1])
-    c, l = times['c'], times['llvm']
-    print(f'| {name} | {c:.1f} | {l:.1f} | {2 * macs / c / 1e3:.0f} | {2 * macs / l / 1e3:.0f} | {l / c:.2f} |', flush=True)
+        driver = os.path.join(root, 'tools', 'driver', 'demo_driver.c')
+        run = [exe, os.path.join(d, 'x.bin'), os.path.join(d, 'y.bin'), '4', reps]
+        sh(cc + ['-DQ8_TIME_INT8', driver] + objs + ['-lm', '-o', exe])
+        t8[emit] = float(sh(run).split()[-1])
+        sh(cc + [driver] + objs + ['-lm', '-o', exe])
+        tf[emit] = float(sh(run).split()[-1])
+    gc, gl = 2 * macs / t8['c'] / 1e3, 2 * macs / t8['llvm'] / 1e3
+    row = f'| {name} | {t8["c"]:.1f} | {t8["llvm"]:.1f} | {gc:.0f} | {gl:.0f} |'
+    if peak:
+        row += f' {100 * gc / peak:.0f} % | {100 * gl / peak:.0f} % |'
+    print(row + f' {tf["c"]:.1f} | {tf["llvm"]:.1f} |', flush=True)

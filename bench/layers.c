@@ -38,6 +38,7 @@ static const Variant variants[] = {
 	{ "dwconv_i8_avx2", q8k_dwconv_i8_avx2 },
 	{ "conv2d_i8_avx512", q8k_conv2d_i8_avx512 }, { "dense_i8_avx512", q8k_dense_i8_avx512 },
 	{ "dwconv_i8_avx512", q8k_dwconv_i8_avx512 },
+	{ "conv2d_i8_im2col_avx512", q8k_conv2d_i8_im2col_avx512 },
 };
 
 static double now(void)

@@ -84,10 +84,22 @@ static char *comment(const char *s)
 
 /* ---- the runtime ---- */
 
-/* Pastes a runtime file, dropping its local includes (q8rt.h is pasted
-   first). */
-static void paste(FILE *f, const char *file, const char *text)
+/* Pastes a runtime file.  A local include (#include "tile.h") pastes
+   that runtime file in its place the first time, and is dropped after:
+   q8rt.h is pasted first, so its includes are all dropped. */
+typedef struct {
+	const char *done[8];
+	int n;
+} Pasted;
+
+static void paste(FILE *f, const char *file, Pasted *pd)
 {
+	const char *text = embedded(file);
+	if (!text)
+		die("emit_c: runtime/%s is not embedded", file);
+	if (pd->n == (int)(sizeof pd->done / sizeof pd->done[0]))
+		die("emit_c: too many runtime files");
+	pd->done[pd->n++] = file;
 	fprintf(f, "\n/* ---- runtime/%s ---- */\n", file);
 	for (const char *s = text; *s;) {
 		const char *e = strchr(s, '\n');
@@ -95,17 +107,27 @@ static void paste(FILE *f, const char *file, const char *text)
 		const char *t = s;
 		while (t < s + n && (*t == ' ' || *t == '\t'))
 			t++;
-		bool local = false;
+		const char *name = NULL;
 		if (t < s + n && *t == '#') {
 			t++;
 			while (t < s + n && (*t == ' ' || *t == '\t'))
 				t++;
-			local = strncmp(t, "include", 7) == 0 && memchr(t, '"', s + n - t);
+			const char *q = memchr(t, '"', (size_t)(s + n - t));
+			const char *q2 = q ? memchr(q + 1, '"', (size_t)(s + n - q - 1)) : NULL;
+			if (strncmp(t, "include", 7) == 0 && q2)
+				name = xstrndup(q + 1, (size_t)(q2 - q - 1));
 		}
-		if (local)
-			fprintf(f, "/* %s: pasted above */\n", comment(xstrndup(s, n)));
-		else
+		if (name) {
+			bool seen = false;
+			for (int i = 0; i < pd->n; i++)
+				seen = seen || strcmp(pd->done[i], name) == 0;
+			if (seen)
+				fprintf(f, "/* %s: pasted above */\n", comment(xstrndup(s, n)));
+			else
+				paste(f, name, pd);
+		} else {
 			fprintf(f, "%.*s\n", (int)n, s);
+		}
 		s += n + (e != NULL);
 	}
 }
@@ -126,10 +148,7 @@ static bool known(const char *kernel, const char *simd)
 static void put_runtime(FILE *f, const Prog *p)
 {
 	const char *isa = p->target ? p->target->isa : "ref";
-	const char *rt = embedded("q8rt.h"), *ref = embedded("ref.c");
 	const char *simd = strcmp(isa, "ref") ? embedded(fmt("%s.c", isa)) : NULL;
-	if (!rt || !ref)
-		die("emit_c: the runtime is not embedded (q8rt.h, ref.c)");
 	/* every kernel the program calls must be pasted in */
 	for (int i = 0; i < p->nsteps; i++) {
 		const char *k = p->steps[i].kernel;
@@ -157,10 +176,11 @@ static void put_runtime(FILE *f, const Prog *p)
 	      "#pragma GCC diagnostic ignored \"-Waggressive-loop-optimizations\"\n"
 	      "#endif\n",
 	      f);
-	paste(f, "q8rt.h", rt);
-	paste(f, "ref.c", ref);
+	Pasted pd = { .n = 0 };
+	paste(f, "q8rt.h", &pd);
+	paste(f, "ref.c", &pd);
 	if (simd)
-		paste(f, fmt("%s.c", isa), simd);
+		paste(f, fmt("%s.c", isa), &pd);
 	fputs("\n#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC diagnostic pop\n#endif\n", f);
 }
 

@@ -10,9 +10,14 @@
      g the group, ob a block of L output channels of that group, kgrp a
      group of KG consecutive input channels of the tap; channels past
      OC/G or C/G are zero.  One vector register holds one [L][KG] block.
-   - dwconv (groups == C == OC): W[kh][kw][Cp], Cp = C rounded up to 16,
-     int32 holding (uint16)w for x86 (vpmaddwd against sign-extended
-     int32 activations gives x*w exactly), int16 elsewhere.
+   - dwconv (groups == C == OC), Cp = C rounded up to 16:
+       avx512: W[Cp/16][ceil(kh/4)][kw][16][4] int8, the 4 bytes of a
+               lane the window rows 4g..4g+3 of column kx (vpdpbusd on
+               transposed input columns; B folds -128 * sum(w), below)
+       avx2:   W[Cp/8][ceil(kh/2)][kw][8][2] int16, rows 2g, 2g+1
+               (vpmaddwd on int16 pairs)
+       else:   W[kh][kw][Cp] int16.
+     Rows past kh and channels past C are zero.
    - B, MULT, SHIFT become per-channel int32 arrays [g][OCg rounded up
      to L] (or [Cp]), so kernels load whole vectors without reading past
      an array.  For avx512 B also absorbs -128 * sum(w[c]): vpdpbusd
@@ -25,6 +30,7 @@ enum {
 	PADBUF = 4096, /* the kernels' stack buffer of pad values (bytes) */
 	DWTAPS = 64,   /* the depthwise kernels' window limit */
 	IM2COL = 64,   /* conv2d_i8_im2col_avx512's window limit (bytes) */
+	DWCOLS = 256,  /* the x86 depthwise kernels' column buffer (vectors) */
 };
 
 typedef struct {
@@ -32,13 +38,13 @@ typedef struct {
 	const char *sfx;  /* kernel name suffix: conv2d_i8_SFX */
 	int L, KG;        /* conv block: L output channels x KG input channels */
 	Dtype wdt;        /* conv weight element: DT_I8 or DT_I16 */
-	Dtype dwdt;       /* depthwise weight element: DT_I32 (x86) or DT_I16 */
+	Dtype dwdt;       /* depthwise weight element */
 	bool u8fold;      /* fold -128 * sum(w) into the bias */
 } Isa;
 
 static const Isa isas[] = {
-	{ TG_X86_64_AVX2,     "avx2",    8,  4, DT_I16, DT_I32, false },
-	{ TG_X86_64_AVX512,   "avx512",  16, 4, DT_I8,  DT_I32, true },
+	{ TG_X86_64_AVX2,     "avx2",    8,  4, DT_I16, DT_I16, false },
+	{ TG_X86_64_AVX512,   "avx512",  16, 4, DT_I8,  DT_I8,  true },
 	{ TG_AARCH64,         "neon",    8,  4, DT_I8,  DT_I16, false },
 	{ TG_AARCH64_DOTPROD, "dotprod", 16, 4, DT_I8,  DT_I16, false },
 	{ TG_RISCV64_V,       "rvv",     16, 1, DT_I8,  DT_I16, false },
@@ -143,24 +149,73 @@ static void pack_conv(const Isa *isa, Prog *p, Step *s, bool dense)
 	s->kernel = im2col ? "conv2d_i8_im2col_avx512" : fmt("%s_%s", s->kernel, isa->sfx);
 }
 
+/* x86 depthwise: W[C/L][NG][kw][L][RG], RG rows of the window per
+   group (4 for avx512's vpdpbusd, int8; 2 for avx2's vpmaddwd, int16),
+   NG = ceil(kh / RG), 0 past kh and past C. */
+static void *pack_dw_x86(const Isa *isa, const int8_t *w, int C, int Cp, int kh, int kw,
+                         int64_t *n)
+{
+	int L = isa->kind == TG_X86_64_AVX512 ? 16 : 8, RG = isa->kind == TG_X86_64_AVX512 ? 4 : 2;
+	int ng = (kh + RG - 1) / RG;
+	*n = (int64_t)Cp * ng * kw * RG;
+	void *pw = alloc_array(*n, dtype_size(isa->dwdt));
+	int64_t i = 0;
+	for (int cb = 0; cb < Cp / L; cb++)
+	for (int g = 0; g < ng; g++)
+	for (int kx = 0; kx < kw; kx++)
+	for (int l = 0; l < L; l++)
+	for (int j = 0; j < RG; j++, i++) {
+		int c = cb * L + l, ky = g * RG + j;
+		int v = c < C && ky < kh ? w[((int64_t)c * kh + ky) * kw + kx] : 0;
+		if (isa->dwdt == DT_I16)
+			((int16_t *)pw)[i] = (int16_t)v;
+		else
+			((int8_t *)pw)[i] = (int8_t)v;
+	}
+	return pw;
+}
+
+/* The x86 depthwise kernels transpose the input columns of a window
+   into a stack buffer of DWCOLS vectors (ng row groups x columns), and
+   their requantization relies on q8rt.h's multiplier range (clamping
+   the accumulator where the result saturates): else the conv kernel. */
+static bool dw_ok(const Isa *isa, const Prog *p, const Step *s)
+{
+	const int32_t *i = s->p.i;
+	if (i[Q8_KH] * i[Q8_KW] > DWTAPS)
+		return false;
+	if (isa->kind != TG_X86_64_AVX512 && isa->kind != TG_X86_64_AVX2)
+		return true;
+	int RG = isa->kind == TG_X86_64_AVX512 ? 4 : 2;
+	int64_t span = (int64_t)(i[Q8_KW] - 1) * i[Q8_DW] + 1;
+	if ((i[Q8_KH] + RG - 1) / RG * span > DWCOLS)
+		return false;
+	int nrq = i[Q8_NRQ];
+	const int32_t *m = blobdata(p, s->pblob[Q8P_MULT], DT_I32, nrq);
+	const int32_t *sh = blobdata(p, s->pblob[Q8P_SHIFT], DT_I32, nrq);
+	for (int k = 0; m && sh && k < nrq; k++)
+		if ((m[k] != 0 && m[k] < (1 << 30)) || sh[k] < -31 || sh[k] > 30)
+			return false;
+	return m && sh;
+}
+
 static void pack_dw(const Isa *isa, Prog *p, Step *s)
 {
 	int C = s->p.i[Q8_C], T = s->p.i[Q8_KH] * s->p.i[Q8_KW];
 	int Cp = (int)roundup(C, 16);
 	const int8_t *w = blobdata(p, s->pblob[Q8P_W], DT_I8, (int64_t)C * T);
 	int64_t n = (int64_t)T * Cp;
-	void *pw = alloc_array(n, dtype_size(isa->dwdt));
-	for (int t = 0; t < T; t++)
-		for (int c = 0; c < Cp; c++) {
-			int v = c < C ? w[(int64_t)c * T + t] : 0;
-			if (isa->dwdt == DT_I32)
-				((int32_t *)pw)[(int64_t)t * Cp + c] = (uint16_t)(int16_t)v;
-			else
-				((int16_t *)pw)[(int64_t)t * Cp + c] = (int16_t)v;
-		}
-	Isa dw = *isa;
-	dw.u8fold = false;
-	repack_rq(&dw, p, s, C, 1, 1, w, T);
+	void *pw;
+	if (isa->kind == TG_X86_64_AVX512 || isa->kind == TG_X86_64_AVX2) {
+		pw = pack_dw_x86(isa, w, C, Cp, s->p.i[Q8_KH], s->p.i[Q8_KW], &n);
+	} else {
+		pw = alloc_array(n, dtype_size(isa->dwdt));
+		for (int t = 0; t < T; t++)
+			for (int c = 0; c < Cp; c++)
+				((int16_t *)pw)[(int64_t)t * Cp + c] = (int16_t)(c < C ? w[(int64_t)c * T + t] : 0);
+	}
+	/* avx512 folds -128 * sum(w) into the bias, as for conv2d */
+	repack_rq(isa, p, s, C, 1, 1, w, T);
 	/* [C][1] per channel: repack_rq padded to 1, pad it to Cp */
 	for (int k = Q8P_B; k <= Q8P_SHIFT; k++) {
 		Blob *b = &p->blobs[s->pblob[k]];
@@ -179,6 +234,9 @@ static const struct {
 	const char *from, *to;
 } plain[] = {
 	{ TG_X86_64_AVX512, "maxpool_i8", "maxpool_i8_avx512" },
+	{ TG_X86_64_AVX512, "add_i8", "add_i8_avx512" },
+	{ TG_X86_64_AVX512, "sub_i8", "sub_i8_avx512" },
+	{ TG_X86_64_AVX512, "requant_i8", "requant_i8_avx512" },
 };
 
 void select_kernel(const Target *t, Prog *p, Step *s)
@@ -186,6 +244,11 @@ void select_kernel(const Target *t, Prog *p, Step *s)
 	if (t && t->kind == TG_X86_64_AVX512 && !strcmp(s->kernel, "quantize") &&
 	    s->p.i[Q8_NQ] == 1 && s->p.i[Q8_YDT] == Q8_DT_I8) {
 		s->kernel = "quantize_i8_avx512";
+		return;
+	}
+	if (t && t->kind == TG_X86_64_AVX512 && !strcmp(s->kernel, "dequantize") &&
+	    s->p.i[Q8_NQ] == 1 && s->p.i[Q8_ADT] == Q8_DT_I8) {
+		s->kernel = "dequantize_i8_avx512";
 		return;
 	}
 	for (size_t i = 0; t && i < sizeof plain / sizeof plain[0]; i++)
@@ -203,8 +266,7 @@ void select_kernel(const Target *t, Prog *p, Step *s)
 		pack_conv(isa, p, s, true);
 	} else if (!strcmp(s->kernel, "conv2d_i8")) {
 		int G = s->p.i[Q8_GROUPS];
-		if (G > 1 && G == s->p.i[Q8_C] && G == s->p.i[Q8_OC] &&
-		    s->p.i[Q8_KH] * s->p.i[Q8_KW] <= DWTAPS)
+		if (G > 1 && G == s->p.i[Q8_C] && G == s->p.i[Q8_OC] && dw_ok(isa, p, s))
 			pack_dw(isa, p, s);
 		else
 			pack_conv(isa, p, s, false);

@@ -14,8 +14,13 @@
    caller's output buffers (off = -1).  Reshape and flatten share their
    operand's bytes, so an alias of an input or output lives there too.
    Everything else gets a 64-byte aligned offset.  No kernel needs an
-   input or output in the arena: kernels read their operands anywhere and
-   never write in place. */
+   input or output in the arena: kernels read their operands anywhere.
+
+   In place: an elementwise op (add, sub, mul, their integer forms, relu,
+   clip, an int8 requantize) whose kernel reads element i of an operand
+   before it writes element i of the result may write over that operand
+   when this op is its last reader and it has the result's size: the
+   result then shares the operand's buffer, and the buffer lives on. */
 #include "ir.h"
 #include "codegen/lower.h"
 
@@ -108,50 +113,95 @@ static int64_t place(Buf *b, Buf **placed, int np, Buf **tmp)
 	return off;
 }
 
+static int64_t bytes(const Value *v) { return type_numel(&v->type) * (int64_t)dtype_size(v->type.dt); }
+
+/* Can op's result overwrite operand j (see the comment at the top)? */
+static bool in_place(const Op *op, int j)
+{
+	switch (op->kind) {
+	case OP_ADD: case OP_SUB: case OP_MUL: case OP_QADD: case OP_QSUB: case OP_QMUL:
+	case OP_RELU: case OP_RELU6: case OP_CLIP: case OP_REQUANTIZE:
+		return op->in[j]->type.dt == op->out->type.dt &&
+		       type_numel(&op->in[j]->type) == type_numel(&op->out->type);
+	default:
+		return false;
+	}
+}
+
 void pass_plan(Graph *g, Options *o)
 {
 	(void)o;
 	reorder(g);
 	graph_number(g);
 	int nv = g->nvalues;
+	/* root: the value whose buffer holds a value's bytes (itself, what it
+	   aliases, or the operand it was computed over in place) */
 	Value **root = alloc_array((size_t)nv + 1, sizeof *root);
 	Buf **buf = alloc_array((size_t)nv + 1, sizeof *buf); /* by root id */
-	for (int i = 0; i < g->ninputs; i++)
-		root[g->inputs[i]->id] = g->inputs[i];
-	for (int i = 0; i < g->nconsts; i++)
-		root[g->consts[i]->id] = g->consts[i];
+	int *last = alloc_array((size_t)nv + 1, sizeof *last); /* by root id */
 	bool *is_out = alloc_array((size_t)nv + 1, sizeof *is_out);
+	bool *fixed = alloc_array((size_t)nv + 1, sizeof *fixed); /* not in the arena */
+	for (int i = 0; i < g->ninputs; i++)
+		root[g->inputs[i]->id] = g->inputs[i], fixed[g->inputs[i]->id] = true;
+	for (int i = 0; i < g->nconsts; i++)
+		root[g->consts[i]->id] = g->consts[i], fixed[g->consts[i]->id] = true;
 	for (int i = 0; i < g->noutputs; i++)
 		is_out[g->outputs[i]->id] = true;
+
+	/* a value's bytes live until the last use of it or of an alias;
+	   outputs until the end, where the program copies them out */
+	for (int i = 0; i < g->nops; i++) {
+		Op *op = g->ops[i];
+		root[op->out->id] = is_alias(op) ? root[op->in[0]->id] : op->out;
+		last[op->out->id] = i;
+		for (int j = 0; j < op->nin; j++)
+			if (last[root[op->in[j]->id]->id] < i)
+				last[root[op->in[j]->id]->id] = i;
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		last[root[g->outputs[i]->id]->id] = g->nops;
+
+	/* in place, in program order so that chains of elementwise ops share
+	   one buffer; then every value's root again, through the merges */
+	Value **into = alloc_array((size_t)nv + 1, sizeof *into);
+	for (int i = 0; i < g->nops; i++) {
+		Op *op = g->ops[i];
+		Value *v = op->out;
+		if (is_alias(op) || is_out[v->id])
+			continue;
+		for (int j = 0; j < op->nin && !into[v->id]; j++) {
+			Value *r = root[op->in[j]->id];
+			while (into[r->id])
+				r = into[r->id];
+			if (!in_place(op, j) || fixed[r->id] || is_out[r->id] || last[r->id] != i ||
+			    bytes(r) != bytes(v))
+				continue;
+			into[v->id] = r;
+			last[r->id] = last[v->id];
+		}
+	}
+	for (int i = 0; i < g->nops; i++) {
+		Op *op = g->ops[i];
+		Value *v = op->out, *r = is_alias(op) ? root[op->in[0]->id] : v;
+		while (into[r->id])
+			r = into[r->id];
+		root[v->id] = r;
+	}
 
 	Buf **all = alloc_array((size_t)nv + 1, sizeof *all);
 	int nb = 0;
 	for (int i = 0; i < g->nops; i++) {
-		Op *op = g->ops[i];
-		Value *v = op->out;
-		root[v->id] = is_alias(op) ? root[op->in[0]->id] : v;
+		Value *v = g->ops[i]->out;
 		if (root[v->id] != v || is_out[v->id])
 			continue;
 		Buf *b = alloc(sizeof *b);
 		b->v = v;
-		b->raw = type_numel(&v->type) * (int64_t)dtype_size(v->type.dt);
+		b->raw = bytes(v);
 		b->size = (b->raw + 63) & ~(int64_t)63;
-		b->first = b->last = i;
+		b->first = i;
+		b->last = last[v->id];
 		buf[v->id] = b;
 		all[nb++] = b;
-	}
-	/* a value's bytes live until the last use of it or of an alias;
-	   outputs until the end, where the program copies them out */
-	for (int i = 0; i < g->nops; i++)
-		for (int j = 0; j < g->ops[i]->nin; j++) {
-			Buf *b = buf[root[g->ops[i]->in[j]->id]->id];
-			if (b && b->last < i)
-				b->last = i;
-		}
-	for (int i = 0; i < g->noutputs; i++) {
-		Buf *b = buf[root[g->outputs[i]->id]->id];
-		if (b)
-			b->last = g->nops;
 	}
 
 	Buf **order = alloc_array((size_t)nb + 1, sizeof *order);

@@ -7,6 +7,7 @@
    holds channel i's products 0+1 and lane 2i+1 products 2+3, summed by
    one vphaddd at the end.  Requantization is the scalar q8_rq. */
 #include "q8rt.h"
+#include "tile.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -23,39 +24,15 @@
 
 #define X2_INLINE static inline __attribute__((always_inline))
 
-enum { X2_PADBUF = 4096 };
+/* The shared geometry under this file's names (the depthwise kernel
+   below uses them). */
+typedef q8_geom x2_geom;
+typedef q8_pix x2_pix;
+#define x2_geom_init(g, p, dense) q8_geom_init(g, p, dense, 8)
 
-typedef struct {
-	int h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
-	int cg, ocg, nk, nob, taps, oc;
-	int64_t pixels;
-	int32_t yzp, lo, hi;
-} x2_geom;
-
-static void x2_geom_init(x2_geom *g, const q8_params *p, int dense)
+static inline x2_pix x2_pixel(const x2_geom *g, const int8_t *x, int64_t q)
 {
-	const int32_t *i = p->i;
-	int groups = dense ? 1 : i[Q8_GROUPS];
-	if (dense) {
-				*g = (x2_geom){ .h = 1, .w = 1, .oh = 1, .ow = 1, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
-		                .dh = 1, .dw = 1 };
-		g->pixels = i[Q8_N]; /* rows */
-	} else {
-		*g = (x2_geom){ .h = i[Q8_H], .w = i[Q8_W], .oh = i[Q8_OH], .ow = i[Q8_OW],
-		                .kh = i[Q8_KH], .kw = i[Q8_KW], .sh = i[Q8_SH], .sw = i[Q8_SW],
-		                .dh = i[Q8_DH], .dw = i[Q8_DW], .pt = i[Q8_PT], .pl = i[Q8_PL] };
-		g->pixels = (int64_t)i[Q8_N] * g->oh * g->ow;
-	}
-	g->c = i[Q8_C];
-	g->oc = i[Q8_OC];
-	g->cg = g->c / groups;
-	g->ocg = g->oc / groups;
-	g->nk = (g->cg + 3) / 4;
-	g->nob = (g->ocg + 7) / 8;
-	g->taps = g->kh * g->kw;
-	g->yzp = i[Q8_YZP];
-	g->lo = i[Q8_LO];
-	g->hi = i[Q8_HI];
+	return q8_at(g, x, q).px;
 }
 
 /* rq(x, m, s) as in q8_rq, on 64-bit lanes t = x * m: 64-bit products in even and odd lanes; AVX2 has
@@ -91,38 +68,17 @@ X2_INLINE void x2_store(const x2_geom *g, __m256i acc, __m256i m, __m256i s, int
 			y[j] = (int8_t)(b >> 8 * j);
 }
 
-typedef struct {
-	const int8_t *base;
-	int ih, iw;
-} x2_pix;
-
-static x2_pix x2_pixel(const x2_geom *g, const int8_t *x, int64_t q)
-{
-	int64_t per = (int64_t)g->oh * g->ow;
-	int64_t n = q / per, r = q % per;
-	x2_pix px = { x + n * g->h * g->w * g->c, (int)(r / g->ow) * g->sh - g->pt,
-	              (int)(r % g->ow) * g->sw - g->pl };
-	return px;
-}
-
 /* One tile: M output pixels (M <= 6) x 8 channels, two ymm per pixel,
    all taps.  Named accumulators behind constant guards (not an array) so
    that gcc and clang keep them in registers. */
 #define X2_ROWS(F) F(0) F(1) F(2) F(3) F(4) F(5)
-#define X2_DECL(r) \
-	__m256i a##r##0 = _mm256_setzero_si256(), a##r##1 = a##r##0; \
-	const int8_t *xp##r = pad;
-#define X2_PTR(r) \
-	if (M > r) { \
-		int ih = px[r].ih + ky * g->dh, iw = px[r].iw + kx * g->dw; \
-		xp##r = ih < 0 || ih >= g->h || iw < 0 || iw >= g->w ? pad \
-			: px[r].base + ((int64_t)ih * g->w + iw) * g->c; \
-	}
+#define X2_DECL(r) __m256i a##r##0 = _mm256_setzero_si256(), a##r##1 = a##r##0;
+#define X2_WLOAD() \
+	__m256i w0 = _mm256_loadu_si256((const __m256i *)wt); \
+	__m256i w1 = _mm256_loadu_si256((const __m256i *)(wt + 16));
 #define X2_DOT(r) \
 	if (M > r) { \
-		int32_t v = 0; \
-		X2_LOAD(xp##r + off); \
-		__m256i xv = _mm256_cvtepi8_epi16(_mm_set1_epi32(v)); \
+		__m256i xv = _mm256_cvtepi8_epi16(_mm_set1_epi32(q8_load4(xp##r + off, n))); \
 		a##r##0 = _mm256_add_epi32(a##r##0, _mm256_madd_epi16(xv, w0)); \
 		a##r##1 = _mm256_add_epi32(a##r##1, _mm256_madd_epi16(xv, w1)); \
 	}
@@ -134,34 +90,13 @@ static x2_pix x2_pixel(const x2_geom *g, const int8_t *x, int64_t q)
 		x2_store(g, v, mv, sv, y + (int64_t)r * g->oc, nv); \
 	}
 
-X2_INLINE void x2_tile(const x2_geom *g, int M, const x2_pix *px, int npix,
-                       const int16_t *w, const int32_t *b, const int32_t *m,
+X2_INLINE void x2_tile(const x2_geom *g, int M, int NB, const x2_pix *px, int npix,
+                       const void *w, const int32_t *b, const int32_t *m,
                        const int32_t *s, const int8_t *pad, int nvalid, int8_t *y)
 {
+	(void)NB;
 	X2_ROWS(X2_DECL)
-	int full = g->cg / 4, rem = g->cg % 4;
-	for (int t = 0; t < g->taps; t++) {
-		int ky = t / g->kw, kx = t % g->kw;
-		X2_ROWS(X2_PTR)
-		const int16_t *wt = w + (int64_t)t * g->nk * 32;
-		for (int k = 0; k < full; k++, wt += 32) {
-			int64_t off = 4 * (int64_t)k;
-			__m256i w0 = _mm256_loadu_si256((const __m256i *)wt);
-			__m256i w1 = _mm256_loadu_si256((const __m256i *)(wt + 16));
-#define X2_LOAD(p) memcpy(&v, p, 4)
-			X2_ROWS(X2_DOT)
-#undef X2_LOAD
-		}
-		if (rem) {
-			/* the last channels, without reading past the pixel */
-			int64_t off = 4 * (int64_t)full;
-			__m256i w0 = _mm256_loadu_si256((const __m256i *)wt);
-			__m256i w1 = _mm256_loadu_si256((const __m256i *)(wt + 16));
-#define X2_LOAD(p) for (int i = 0; i < rem; i++) v |= (int32_t)((uint32_t)(uint8_t)(p)[i] << 8 * i)
-			X2_ROWS(X2_DOT)
-#undef X2_LOAD
-		}
-	}
+	Q8_TILE_LOOP(X2_ROWS, int16_t, 32, X2_WLOAD, X2_DOT)
 	__m256i bv = _mm256_loadu_si256((const __m256i *)b);
 	__m256i mv = _mm256_loadu_si256((const __m256i *)m);
 	__m256i sv = _mm256_loadu_si256((const __m256i *)s);
@@ -169,94 +104,249 @@ X2_INLINE void x2_tile(const x2_geom *g, int M, const x2_pix *px, int npix,
 	X2_ROWS(X2_OUT)
 }
 
-static void x2_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
-{
-	x2_geom gg, *g = &gg;
-	x2_geom_init(g, p, dense);
-	int8_t pad[X2_PADBUF];
-	if (g->cg <= X2_PADBUF)
-		memset(pad, (int8_t)p->i[Q8_AZP], (size_t)g->cg);
-	const int16_t *w = p->p[Q8P_W];
-	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int groups = g->c / g->cg;
-	x2_pix px[6];
-	int64_t bstride = (int64_t)g->taps * g->nk * 32;
-	for (int grp = 0; grp < groups; grp++) {
-		const int8_t *xg = x + (int64_t)grp * g->cg;
-		for (int ob = 0; ob < g->nob; ob++) {
-			const int16_t *wb = w + ((int64_t)grp * g->nob + ob) * bstride;
-			int64_t c0 = ((int64_t)grp * g->nob + ob) * 8;
-			int nvalid = g->ocg - ob * 8;
-			int8_t *yb = y + (int64_t)grp * g->ocg + ob * 8;
-			int64_t q = 0;
-			for (; q + 6 <= g->pixels; q += 6) {
-				for (int r = 0; r < 6; r++)
-					px[r] = x2_pixel(g, xg, q + r);
-				x2_tile(g, 6, px, 6, wb, b + c0, m + c0, s + c0, pad, nvalid, yb + q * g->oc);
-			}
-			for (; q < g->pixels; q++) {
-				px[0] = x2_pixel(g, xg, q);
-				x2_tile(g, 1, px, 1, wb, b + c0, m + c0, s + c0, pad, nvalid, yb + q * g->oc);
-			}
-		}
-	}
-}
+Q8_SHAPE(x2_tile_6, x2_tile, 6, 1)
+Q8_SHAPE(x2_tile_1, x2_tile, 1, 1)
 
+static const q8_shape x2_shapes[] = { { 1, 6, x2_tile_6, x2_tile_1 } };
+
+/* a block is 8 output channels x 4 input channels of int16 */
 Q8K void q8k_conv2d_i8_avx2(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	x2_conv(p, a, y, 0);
+	q8_conv_run(p, a, y, 0, 8, 64, x2_shapes);
 }
 
 Q8K void q8k_dense_i8_avx2(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	x2_conv(p, a, y, 1);
+	q8_conv_run(p, a, y, 1, 8, 64, x2_shapes);
 }
 
-/* Depthwise (groups == C == OC): 8 channels per ymm.  W[tap][Cp] holds
-   (uint16)w in int32 lanes, so vpmaddwd against the sign-extended
-   activation is exactly x * w. */
+/* Depthwise (groups == C == OC): 8 channels (one ymm) along one output
+   row at a time, the scheme of avx512.c's depthwise kernel with vpmaddwd:
+   select.c packs W[C/8][NG][kw][8][2] as int16, NG = ceil(kh/2): lane c
+   of the vector of row group g and column kx holds the weights of taps
+   (2g, kx) and (2g + 1, kx) (0 past kh).  Before a row, every input
+   column iw it reads is sign-extended once into T[g][iw], lane c holding
+   the int16 pair x[ih_0][iw][c], x[ih_1][iw][c] (the zero point where the
+   row or the column is padding); each output pixel is then kw vpmaddwd
+   per group on T[ox * sw + kx * dw], with no padding test. */
+enum { X2_DWT = 256 }; /* T vectors: NG x columns (select.c: DWCOLS) */
+
+/* Requantize constants of 8 channels: avx512.c's x5_dwq, x5_dwrq. */
+typedef struct {
+	__m256i m, mo, c, k, lc, hc, le, lo, re, ro, ylo, yhi, yzp;
+	int fast;
+} x2_dwq;
+
+X2_INLINE void x2_dwq_init(x2_dwq *q, const x2_geom *g, const int32_t *m, const int32_t *s, int nv)
+{
+	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+	const __m256i lo32 = _mm256_set1_epi64x(0xffffffff), one64 = _mm256_set1_epi64x(1);
+	__m256i r = _mm256_sub_epi32(_mm256_set1_epi32(31), _mm256_loadu_si256((const __m256i *)s));
+	q->m = _mm256_loadu_si256((const __m256i *)m);
+	q->mo = _mm256_srli_epi64(q->m, 32);
+	q->yzp = _mm256_set1_epi32(g->yzp);
+	/* 33 <= R <= 54 on the nv valid lanes */
+	__m256i bad = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(33), r),
+	                              _mm256_cmpgt_epi32(r, _mm256_set1_epi32(54)));
+	q->fast = (_mm256_movemask_ps(_mm256_castsi256_ps(bad)) & ((1 << nv) - 1)) == 0;
+	if (q->fast) {
+		q->k = _mm256_sub_epi32(r, _mm256_set1_epi32(32));
+		q->c = _mm256_add_epi32(_mm256_sllv_epi32(one, _mm256_sub_epi32(q->k, one)),
+		                        _mm256_sllv_epi32(q->yzp, q->k));
+		q->ylo = _mm256_set1_epi32(g->lo);
+		q->yhi = _mm256_set1_epi32(g->hi);
+		return;
+	}
+	__m256i small = _mm256_cmpgt_epi32(_mm256_set1_epi32(32), r);
+	__m256i half = _mm256_sllv_epi32(one, _mm256_sub_epi32(r, one));
+	q->hc = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), half, small);
+	q->lc = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN), _mm256_sub_epi32(zero, half), small);
+	__m256i l = _mm256_max_epi32(_mm256_sub_epi32(_mm256_set1_epi32(32), r), zero);
+	__m256i e = _mm256_sub_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(32)), one);
+	q->k = _mm256_max_epi32(_mm256_sub_epi32(r, _mm256_set1_epi32(32)), zero);
+	q->le = _mm256_and_si256(l, lo32);
+	q->lo = _mm256_srli_epi64(l, 32);
+	q->re = _mm256_sllv_epi64(one64, _mm256_and_si256(e, lo32));
+	q->ro = _mm256_sllv_epi64(one64, _mm256_srli_epi64(e, 32));
+	q->ylo = _mm256_set1_epi32(g->lo - g->yzp);
+	q->yhi = _mm256_set1_epi32(g->hi - g->yzp);
+}
+
+X2_INLINE __m256i x2_dwrq(int FAST, const x2_dwq *q, __m256i acc)
+{
+	if (!FAST)
+		acc = _mm256_min_epi32(_mm256_max_epi32(acc, q->lc), q->hc);
+	__m256i te = _mm256_mul_epi32(acc, q->m);
+	__m256i to = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mo);
+	if (!FAST) {
+		te = _mm256_add_epi64(_mm256_sllv_epi64(te, q->le), q->re);
+		to = _mm256_add_epi64(_mm256_sllv_epi64(to, q->lo), q->ro);
+	}
+	__m256i h = _mm256_blend_epi32(_mm256_srli_epi64(te, 32), to, 0xaa);
+	if (FAST)
+		h = _mm256_add_epi32(h, q->c);
+	h = _mm256_min_epi32(_mm256_max_epi32(_mm256_srav_epi32(h, q->k), q->ylo), q->yhi);
+	return FAST ? h : _mm256_add_epi32(h, q->yzp);
+}
+
+/* 8 bytes (nv of them in a TAIL block) of a row */
+X2_INLINE __m128i x2_dwload(int TAIL, const int8_t *p, int nv)
+{
+	if (!TAIL)
+		return _mm_loadl_epi64((const __m128i *)p);
+	int64_t v = 0;
+	memcpy(&v, p, (size_t)nv);
+	return _mm_cvtsi64_si128(v);
+}
+
+/* T[i] for the input columns iw0 + i, i < n: rows rp[0], and rp[1] if PAIR,
+   cs[j] bytes per column (0 for a padding row, which points at 8 zero
+   points) */
+X2_INLINE void x2_dwt(int PAIR, int TAIL, __m256i *T, int iw0, int n, int w,
+                      const int8_t *const *rp, const int64_t *cs, int nv, __m256i tpad)
+{
+	int i = 0, e = w - iw0 < n ? w - iw0 : n;
+	for (; i < n && iw0 + i < 0; i++)
+		T[i] = tpad;
+	/* named values, not arrays: see x5_dwt */
+	const int8_t *r0 = rp[0], *r1 = PAIR ? rp[1] : r0;
+	int64_t c0 = cs[0], c1 = PAIR ? cs[1] : 0;
+	for (; i < e; i++) {
+		int64_t iw = iw0 + i;
+		__m128i a = x2_dwload(TAIL, r0 + iw * c0, nv);
+		if (PAIR)
+			T[i] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, x2_dwload(TAIL, r1 + iw * c1, nv)));
+		else
+			T[i] = _mm256_cvtepi8_epi32(a); /* the high half meets weight 0 */
+	}
+	for (; i < n; i++)
+		T[i] = tpad;
+}
+
+/* n output pixels of one row, 8 channels (nv valid), from T.  K3: two
+   row groups and kw == 3 (3x3 and 4x3 windows), 6 weights in registers. */
+X2_INLINE void x2_dwrow(int FAST, int K3, const x2_geom *g, const __m256i *T, int tcols, int ng,
+                        const int16_t *wb, const int32_t *b, const x2_dwq *q, int n,
+                        int8_t *y, int nv)
+{
+	const __m256i bias = _mm256_loadu_si256((const __m256i *)b);
+	__m256i w0 = _mm256_loadu_si256((const __m256i *)wb), w1 = w0, w2 = w0, w3 = w0, w4 = w0, w5 = w0;
+	if (K3) {
+		w1 = _mm256_loadu_si256((const __m256i *)(wb + 16));
+		w2 = _mm256_loadu_si256((const __m256i *)(wb + 32));
+		w3 = _mm256_loadu_si256((const __m256i *)(wb + 48));
+		w4 = _mm256_loadu_si256((const __m256i *)(wb + 64));
+		w5 = _mm256_loadu_si256((const __m256i *)(wb + 80));
+	}
+	int sw = g->sw, dw = g->dw, kw = g->kw, C = g->c;
+	for (int i = 0; i < n; i++) {
+		const __m256i *t = T + (int64_t)i * sw, *u = t + tcols;
+		__m256i acc = bias;
+		if (K3) {
+			__m256i a0 = _mm256_add_epi32(_mm256_madd_epi16(t[0], w0), _mm256_madd_epi16(u[0], w3));
+			__m256i a1 = _mm256_add_epi32(_mm256_madd_epi16(t[dw], w1), _mm256_madd_epi16(u[dw], w4));
+			__m256i a2 = _mm256_add_epi32(_mm256_madd_epi16(t[2 * dw], w2),
+			                              _mm256_madd_epi16(u[2 * dw], w5));
+			acc = _mm256_add_epi32(_mm256_add_epi32(acc, a0), _mm256_add_epi32(a1, a2));
+		} else {
+			for (int gi = 0; gi < ng; gi++)
+				for (int kx = 0; kx < kw; kx++)
+					acc = _mm256_add_epi32(acc, _mm256_madd_epi16(t[gi * tcols + kx * dw],
+						_mm256_loadu_si256((const __m256i *)(wb + (gi * kw + kx) * 16))));
+		}
+		__m256i v = x2_dwrq(FAST, q, acc);
+		__m128i o = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+		o = _mm_packs_epi16(o, o); /* no saturation: v is within [lo, hi] */
+		int8_t *yo = y + (int64_t)i * C;
+		if (nv == 8) {
+			_mm_storel_epi64((__m128i *)yo, o);
+		} else {
+			int64_t bytes = _mm_cvtsi128_si64(o);
+			memcpy(yo, &bytes, (size_t)nv);
+		}
+	}
+}
+
+#define X2_DWROW(F, K) \
+	static __attribute__((noinline)) void x2_dwrow_##F##K(const x2_geom *g, const __m256i *T, \
+		int tcols, int ng, const int16_t *wb, const int32_t *b, const x2_dwq *q, int n, \
+		int8_t *y, int nv) \
+	{ \
+		x2_dwrow(F, K, g, T, tcols, ng, wb, b, q, n, y, nv); \
+	}
+X2_DWROW(1, 1)
+X2_DWROW(1, 0)
+X2_DWROW(0, 1)
+X2_DWROW(0, 0)
+#undef X2_DWROW
+
 Q8K void q8k_dwconv_i8_avx2(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
 	x2_geom gg, *g = &gg;
 	x2_geom_init(g, p, 0);
 	const int8_t *x = a;
+	const int16_t *w = p->p[Q8P_W];
 	int8_t *y = yy;
-	const int32_t *w = p->p[Q8P_W], *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int C = g->c, Cp = (C + 15) / 16 * 16;
-	const __m256i azp = _mm256_set1_epi32(p->i[Q8_AZP]);
-	for (int64_t q = 0; q < g->pixels; q++) {
-		x2_pix px = x2_pixel(g, x, q);
+	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int C = g->c, ng = (g->kh + 1) / 2, tcols = X2_DWT / ng, span = (g->kw - 1) * g->dw + 1;
+	if (g->pixels <= 0 || span > tcols)
+		return; /* select.c keeps ng * span <= X2_DWT */
+	int opc = (tcols - span) / g->sw + 1; /* output pixels per pass */
+	int k3 = ng == 2 && g->kw == 3;
+	int8_t azp = (int8_t)p->i[Q8_AZP], pad[8];
+	memset(pad, azp, sizeof pad);
+	__m256i T[X2_DWT];
+	const __m256i tpad = _mm256_set1_epi16(azp);
+	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h;
+	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
+	for (int n = 0; n < nimg; n++)
+	for (int oy = 0; oy < g->oh; oy++)
+	for (int ox0 = 0; ox0 < g->ow; ox0 += opc) {
+		int np = g->ow - ox0 < opc ? g->ow - ox0 : opc;
+		int iw0 = ox0 * g->sw - g->pl, ncol = (np - 1) * g->sw + span;
 		for (int c = 0; c < C; c += 8) {
 			int nv = C - c < 8 ? C - c : 8;
-			__m256i acc = _mm256_loadu_si256((const __m256i *)(b + c));
-			for (int t = 0; t < g->taps; t++) {
-				int ih = px.ih + t / g->kw * g->dh, iw = px.iw + t % g->kw * g->dw;
-				__m256i xv = azp;
-				if (ih >= 0 && ih < g->h && iw >= 0 && iw < g->w) {
-					const int8_t *xs = px.base + ((int64_t)ih * g->w + iw) * C + c;
-					int64_t v = 0;
-					if (nv == 8)
-						memcpy(&v, xs, 8);
-					else
-						for (int j = 0; j < nv; j++)
-							v |= (int64_t)((uint64_t)(uint8_t)xs[j] << 8 * j);
-					xv = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
+			for (int gi = 0; gi < ng; gi++) {
+				const int8_t *rp[2];
+				int64_t cs[2];
+				int nr = g->kh - 2 * gi < 2 ? 1 : 2;
+				for (int j = 0; j < nr; j++) {
+					int ih = oy * g->sh - g->pt + (2 * gi + j) * g->dh;
+					int in = ih >= 0 && ih < g->h;
+					rp[j] = in ? x + n * imgb + ih * rowb + c : pad;
+					cs[j] = in ? C : 0;
 				}
-				__m256i wv = _mm256_loadu_si256((const __m256i *)(w + (int64_t)t * Cp + c));
-				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, wv));
+				__m256i *tg = T + gi * tcols;
+				if (nr == 2 && nv == 8)
+					x2_dwt(1, 0, tg, iw0, ncol, g->w, rp, cs, nv, tpad);
+				else if (nr == 2)
+					x2_dwt(1, 1, tg, iw0, ncol, g->w, rp, cs, nv, tpad);
+				else if (nv == 8)
+					x2_dwt(0, 0, tg, iw0, ncol, g->w, rp, cs, nv, tpad);
+				else
+					x2_dwt(0, 1, tg, iw0, ncol, g->w, rp, cs, nv, tpad);
 			}
-			x2_store(g, acc, _mm256_loadu_si256((const __m256i *)(m + c)),
-			         _mm256_loadu_si256((const __m256i *)(s + c)), y + q * C + c, nv);
+			x2_dwq q;
+			x2_dwq_init(&q, g, m + c, s + c, nv);
+			const int16_t *wb = w + (int64_t)c * ng * g->kw * 2;
+			int8_t *yr = y + (((int64_t)n * g->oh + oy) * g->ow + ox0) * C + c;
+			if (q.fast && k3)
+				x2_dwrow_11(g, T, tcols, ng, wb, b + c, &q, np, yr, nv);
+			else if (q.fast)
+				x2_dwrow_10(g, T, tcols, ng, wb, b + c, &q, np, yr, nv);
+			else if (k3)
+				x2_dwrow_01(g, T, tcols, ng, wb, b + c, &q, np, yr, nv);
+			else
+				x2_dwrow_00(g, T, tcols, ng, wb, b + c, &q, np, yr, nv);
 		}
 	}
 }
 
 #undef X2_ROWS
 #undef X2_DECL
-#undef X2_PTR
 #undef X2_DOT
 #undef X2_OUT
 #ifdef X2_POP

@@ -7,6 +7,7 @@
    requantization runs 16 channels at a time in 64-bit lanes, the same
    formula as q8_rq. */
 #include "q8rt.h"
+#include "tile.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -24,47 +25,20 @@
 
 #define X5_INLINE static inline __attribute__((always_inline))
 
-enum { X5_PADBUF = 4096 };
+/* The shared geometry under this file's names (the depthwise kernel
+   below uses them). */
+typedef q8_geom x5_geom;
+typedef q8_pix x5_pix;
+typedef q8_it x5_it;
+#define x5_geom_init(g, p, dense) q8_geom_init(g, p, dense, 16)
+#define x5_at q8_at
+#define x5_step q8_step
 
-typedef struct {
-	int h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
-	int cg, ocg, nk, nob, taps, oc;
-	int64_t pixels;
-	int32_t yzp, lo, hi;
-} x5_geom;
-
-static void x5_geom_init(x5_geom *g, const q8_params *p, int dense)
+/* rq(acc, m, s) of q8_rq on 16 lanes, clamped to [lo, hi] in 64 bits
+   before narrowing (equal to saturating first, then clamping) */
+X5_INLINE __m512i x5_rqc(__m512i acc, __m512i m, __m512i s, int64_t lo64, int64_t hi64)
 {
-	const int32_t *i = p->i;
-	int groups = dense ? 1 : i[Q8_GROUPS];
-	if (dense) {
-				*g = (x5_geom){ .h = 1, .w = 1, .oh = 1, .ow = 1, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
-		                .dh = 1, .dw = 1 };
-		g->pixels = i[Q8_N]; /* rows */
-	} else {
-		*g = (x5_geom){ .h = i[Q8_H], .w = i[Q8_W], .oh = i[Q8_OH], .ow = i[Q8_OW],
-		                .kh = i[Q8_KH], .kw = i[Q8_KW], .sh = i[Q8_SH], .sw = i[Q8_SW],
-		                .dh = i[Q8_DH], .dw = i[Q8_DW], .pt = i[Q8_PT], .pl = i[Q8_PL] };
-		g->pixels = (int64_t)i[Q8_N] * g->oh * g->ow;
-	}
-	g->c = i[Q8_C];
-	g->oc = i[Q8_OC];
-	g->cg = g->c / groups;
-	g->ocg = g->oc / groups;
-	g->nk = (g->cg + 3) / 4;
-	g->nob = (g->ocg + 15) / 16;
-	g->taps = g->kh * g->kw;
-	g->yzp = i[Q8_YZP];
-	g->lo = i[Q8_LO];
-	g->hi = i[Q8_HI];
-}
-
-/* y = clamp(yzp + rq(acc, m, s), lo, hi) on 16 lanes, with the clamp done
-   in 64 bits before narrowing (equal to saturating first, then clamping). */
-X5_INLINE __m512i x5_rq(__m512i acc, __m512i m, __m512i s, const x5_geom *g)
-{
-	const __m512i lo = _mm512_set1_epi64((int64_t)g->lo - g->yzp);
-	const __m512i hi = _mm512_set1_epi64((int64_t)g->hi - g->yzp);
+	const __m512i lo = _mm512_set1_epi64(lo64), hi = _mm512_set1_epi64(hi64);
 	const __m512i one = _mm512_set1_epi64(1);
 	__m512i r = _mm512_sub_epi32(_mm512_set1_epi32(31), s);
 	__m512i re = _mm512_and_si512(r, _mm512_set1_epi64(0xffffffff));
@@ -75,80 +49,117 @@ X5_INLINE __m512i x5_rq(__m512i acc, __m512i m, __m512i s, const x5_geom *g)
 	to = _mm512_add_epi64(to, _mm512_sllv_epi64(one, _mm512_sub_epi64(ro, one)));
 	te = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(te, re), lo), hi);
 	to = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(to, ro), lo), hi);
-	__m512i v = _mm512_mask_blend_epi32(0xaaaa, te, _mm512_slli_epi64(to, 32));
+	return _mm512_mask_blend_epi32(0xaaaa, te, _mm512_slli_epi64(to, 32));
+}
+
+
+/* y = clamp(yzp + rq(acc, m, s), lo, hi) on 16 lanes */
+X5_INLINE __m512i x5_rq(__m512i acc, __m512i m, __m512i s, const x5_geom *g)
+{
+	__m512i v = x5_rqc(acc, m, s, (int64_t)g->lo - g->yzp, (int64_t)g->hi - g->yzp);
 	return _mm512_add_epi32(v, _mm512_set1_epi32(g->yzp));
 }
 
-/* Where pixel q's window starts: image base, top-left input coordinate. */
-typedef struct {
-	const int8_t *base;
-	int ih, iw;
-} x5_pix;
-
-static x5_pix x5_pixel(const x5_geom *g, const int8_t *x, int64_t q)
+static inline __mmask16 x5_mask(int n)
 {
-	int64_t per = (int64_t)g->oh * g->ow;
-	int64_t n = q / per, r = q % per;
-	x5_pix px = { x + n * g->h * g->w * g->c, (int)(r / g->ow) * g->sh - g->pt,
-	              (int)(r % g->ow) * g->sw - g->pl };
-	return px;
+	return n >= 16 ? 0xffff : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
 }
 
-/* Consecutive pixels without a division each (x5_pixel divides by
-   64-bit values): oy, ox the output coordinate of px. */
+/* The requantization of 16 output channels without 64-bit shifts, for
+   the convolution tiles and the depthwise kernel: constants once per
+   block (x5_dwq_init), then x5_dwrq per vector of accumulators. */
 typedef struct {
-	x5_pix px;
-	int oy, ox;
-} x5_it;
+	__m512i m, mo;       /* multiplier: even lanes, odd lanes moved down */
+	__m512i c, k;        /* rounding (and zero point) term, right shift */
+	__m512i lc, hc;      /* general: acc clamp */
+	__m512i le, lo, re, ro; /* general: 64-bit left shift, rounding term */
+	__m512i ylo, yhi, yzp;
+	int fast;
+} x5_dwq;
 
-static x5_it x5_at(const x5_geom *g, const int8_t *x, int64_t q)
+/* t = acc * m in 64 bits, R = 31 - s, rq = floor((t + 2^(R-1)) / 2^R).
+   Fast, 33 <= R <= 54 on every channel: 2^(R-1) is a multiple of 2^32,
+   so rq = (hi32(t) + 2^(k-1)) >> k with k = R - 32, and yzp * 2^k joins
+   that term: no 64-bit shift, no saturation (|hi32(t)| <= 2^30 and
+   |c| < 2^30 for k <= 22).  General, any R in [1, 62]: acc is first
+   clamped to +-2^(R-1) when R <= 31 (rq is monotonic and rq(2^(R-1)) =
+   floor((m + 1) / 2) >= 2^29 for m >= 2^30, so the clamp to [lo, hi]
+   decides alike; m = 0 gives 0 either way), then
+   u = (t << L) + 2^(R+L-1) with L = max(32 - R, 0) fits in 63 bits and
+   rq = hi32(u) >> max(R - 32, 0), within int32: no saturation left. */
+X5_INLINE void x5_dwq_init(x5_dwq *q, const x5_geom *g, const int32_t *m, const int32_t *s,
+                           __mmask16 valid)
 {
-	int64_t r = q % ((int64_t)g->oh * g->ow);
-	x5_it it = { x5_pixel(g, x, q), (int)(r / g->ow), (int)(r % g->ow) };
-	return it;
-}
-
-static inline void x5_step(const x5_geom *g, x5_it *it)
-{
-	it->px.iw += g->sw;
-	if (++it->ox == g->ow) {
-		it->ox = 0;
-		it->px.iw = -g->pl;
-		it->px.ih += g->sh;
-		if (++it->oy == g->oh) {
-			it->oy = 0;
-			it->px.ih = -g->pt;
-			it->px.base += (int64_t)g->h * g->w * g->c;
-		}
+	const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+	const __m512i lo32 = _mm512_set1_epi64(0xffffffff), one64 = _mm512_set1_epi64(1);
+	__m512i r = _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_loadu_si512((const void *)s));
+	q->m = _mm512_loadu_si512((const void *)m);
+	q->mo = _mm512_srli_epi64(q->m, 32);
+	q->yzp = _mm512_set1_epi32(g->yzp);
+	__mmask16 ok = _mm512_mask_cmpge_epi32_mask(valid, r, _mm512_set1_epi32(33)) &
+	               _mm512_cmple_epi32_mask(r, _mm512_set1_epi32(54));
+	q->fast = (__mmask16)(ok | (__mmask16)~valid) == 0xffff;
+	if (q->fast) {
+		q->k = _mm512_sub_epi32(r, _mm512_set1_epi32(32));
+		q->c = _mm512_add_epi32(_mm512_sllv_epi32(one, _mm512_sub_epi32(q->k, one)),
+		                        _mm512_sllv_epi32(q->yzp, q->k));
+		q->ylo = _mm512_set1_epi32(g->lo);
+		q->yhi = _mm512_set1_epi32(g->hi);
+		return;
 	}
+	__mmask16 small = _mm512_cmple_epi32_mask(r, _mm512_set1_epi32(31));
+	__m512i half = _mm512_sllv_epi32(one, _mm512_sub_epi32(r, one));
+	q->hc = _mm512_mask_blend_epi32(small, _mm512_set1_epi32(INT32_MAX), half);
+	q->lc = _mm512_mask_blend_epi32(small, _mm512_set1_epi32(INT32_MIN), _mm512_sub_epi32(zero, half));
+	__m512i l = _mm512_max_epi32(_mm512_sub_epi32(_mm512_set1_epi32(32), r), zero);
+	__m512i e = _mm512_sub_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(32)), one);
+	q->k = _mm512_max_epi32(_mm512_sub_epi32(r, _mm512_set1_epi32(32)), zero);
+	q->le = _mm512_and_si512(l, lo32);
+	q->lo = _mm512_srli_epi64(l, 32);
+	q->re = _mm512_sllv_epi64(one64, _mm512_and_si512(e, lo32));
+	q->ro = _mm512_sllv_epi64(one64, _mm512_srli_epi64(e, 32));
+	q->ylo = _mm512_set1_epi32(g->lo - g->yzp);
+	q->yhi = _mm512_set1_epi32(g->hi - g->yzp);
 }
 
-static void x5_pixels(const x5_geom *g, const int8_t *x, int64_t q, int cnt, x5_pix *px)
+/* clamp(yzp + rq(acc), lo, hi) on 16 lanes */
+X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 {
-	x5_it it = x5_at(g, x, q);
-	for (int r = 0; r < cnt; r++, x5_step(g, &it))
-		px[r] = it.px;
+	if (!FAST)
+		acc = _mm512_min_epi32(_mm512_max_epi32(acc, q->lc), q->hc);
+	__m512i te = _mm512_mul_epi32(acc, q->m);
+	__m512i to = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mo);
+	if (!FAST) {
+		te = _mm512_add_epi64(_mm512_sllv_epi64(te, q->le), q->re);
+		to = _mm512_add_epi64(_mm512_sllv_epi64(to, q->lo), q->ro);
+	}
+	/* the high halves: te's in the even lanes, to's in the odd ones */
+	__m512i h = _mm512_mask_shuffle_epi32(to, 0x5555, te, _MM_PERM_CDAB);
+	if (FAST)
+		h = _mm512_add_epi32(h, q->c);
+	h = _mm512_min_epi32(_mm512_max_epi32(_mm512_srav_epi32(h, q->k), q->ylo), q->yhi);
+	return FAST ? h : _mm512_add_epi32(h, q->yzp);
 }
 
-/* One tile: M output pixels x NB blocks of 16 channels (NB 1, 2 or 4),
-   all taps.  M and NB are constants at every call; the accumulators are
-   named variables (aRJ) behind constant guards rather than an array, so
-   that both gcc and clang keep all of them in registers. */
+
+/* One tile: M output pixels x NB blocks of 16 channels (NB 1, 2 or 4).
+   M and NB are constants at every call; the accumulators are named
+   variables (aRJ) behind constant guards rather than an array, so that
+   both gcc and clang keep all of them in registers. */
 #define X5_ROWS(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
 #define X5_DECL(r) \
-	__m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0; \
-	const int8_t *xp##r = pad;
-#define X5_PTR(r) \
-	if (M > r) { \
-		int ih = px[r].ih + ky * g->dh, iw = px[r].iw + kx * g->dw; \
-		xp##r = ih < 0 || ih >= g->h || iw < 0 || iw >= g->w ? pad \
-			: px[r].base + ((int64_t)ih * g->w + iw) * g->c; \
+	__m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0;
+#define X5_WLOAD() \
+	__m512i w0 = _mm512_loadu_si512((const void *)wt), w1 = w0, w2 = w0, w3 = w0; \
+	if (NB > 1) \
+		w1 = _mm512_loadu_si512((const void *)(wt + bs)); \
+	if (NB > 2) { \
+		w2 = _mm512_loadu_si512((const void *)(wt + 2 * bs)); \
+		w3 = _mm512_loadu_si512((const void *)(wt + 3 * bs)); \
 	}
 #define X5_DOT(r) \
 	if (M > r) { \
-		int32_t v = 0; \
-		X5_LOAD(xp##r + off); \
-		__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(v), flip); \
+		__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(q8_load4(xp##r + off, n)), flip); \
 		a##r##0 = _mm512_dpbusd_epi32(a##r##0, xv, w0); \
 		if (NB > 1) \
 			a##r##1 = _mm512_dpbusd_epi32(a##r##1, xv, w1); \
@@ -157,165 +168,193 @@ static void x5_pixels(const x5_geom *g, const int8_t *x, int64_t q, int cnt, x5_
 			a##r##3 = _mm512_dpbusd_epi32(a##r##3, xv, w3); \
 		} \
 	}
-#define X5_OUT1(r, j) \
-	_mm_mask_storeu_epi8(y + (int64_t)r * g->oc + 16 * j, mask##j, _mm512_cvtepi32_epi8( \
-		x5_rq(_mm512_add_epi32(a##r##j, b##j), m##j, s##j, g)));
-#define X5_OUT(r) \
-	if (M > r && npix > r) { \
-		X5_OUT1(r, 0) \
-		if (NB > 1) \
-			X5_OUT1(r, 1) \
-		if (NB > 2) { \
-			X5_OUT1(r, 2) \
-			X5_OUT1(r, 3) \
-		} \
-	}
-#define X5_WLOAD \
-	__m512i w0 = _mm512_loadu_si512((const void *)wt), w1 = w0, w2 = w0, w3 = w0; \
-	if (NB > 1) \
-		w1 = _mm512_loadu_si512((const void *)(wt + bs)); \
-	if (NB > 2) { \
-		w2 = _mm512_loadu_si512((const void *)(wt + 2 * bs)); \
-		w3 = _mm512_loadu_si512((const void *)(wt + 3 * bs)); \
-	}
 #define X5_VEC(j) \
 	__mmask16 mask##j = x5_mask(nvalid - 16 * j); \
-	__m512i b##j = _mm512_loadu_si512((const void *)(b + 16 * j)); \
-	__m512i m##j = _mm512_loadu_si512((const void *)(m + 16 * j)); \
-	__m512i s##j = _mm512_loadu_si512((const void *)(s + 16 * j));
-
-static inline __mmask16 x5_mask(int n)
-{
-	return n >= 16 ? 0xffff : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
-}
+	__m512i b##j = _mm512_setzero_si512(); \
+	x5_dwq q##j = { 0 }; \
+	if (NB > j) { \
+		b##j = _mm512_loadu_si512((const void *)(b + 16 * j)); \
+		x5_dwq_init(&q##j, g, m + 16 * j, s + 16 * j, mask##j); \
+		fast &= q##j.fast; \
+	}
+/* F: x5_dwrq's fast path when every channel of the tile allows it (it
+   needs no multiplier range), else x5_rq in 64 bits */
+#define X5_OUT1(r, j, F) \
+	_mm_mask_storeu_epi8(y + (int64_t)r * g->oc + 16 * j, mask##j, _mm512_cvtepi32_epi8(F \
+		? x5_dwrq(1, &q##j, _mm512_add_epi32(a##r##j, b##j)) \
+		: x5_rq(_mm512_add_epi32(a##r##j, b##j), _mm512_loadu_si512((const void *)(m + 16 * j)), \
+		        _mm512_loadu_si512((const void *)(s + 16 * j)), g)));
+#define X5_OUTF(r, F) \
+	if (M > r && npix > r) { \
+		X5_OUT1(r, 0, F) \
+		if (NB > 1) \
+			X5_OUT1(r, 1, F) \
+		if (NB > 2) { \
+			X5_OUT1(r, 2, F) \
+			X5_OUT1(r, 3, F) \
+		} \
+	}
+#define X5_OUT(r) X5_OUTF(r, 1)
+#define X5_OUTG(r) X5_OUTF(r, 0)
 
 X5_INLINE void x5_tile(const x5_geom *g, int M, int NB, const x5_pix *px, int npix,
-                       const int8_t *w, const int32_t *b, const int32_t *m,
+                       const void *w, const int32_t *b, const int32_t *m,
                        const int32_t *s, const int8_t *pad, int nvalid, int8_t *y)
 {
 	const __m512i flip = _mm512_set1_epi32((int)0x80808080);
 	X5_ROWS(X5_DECL)
-	int64_t bs = (int64_t)g->taps * g->nk * 64;
-	int full = g->cg / 4, rem = g->cg % 4;
-	for (int t = 0; t < g->taps; t++) {
-		int ky = t / g->kw, kx = t % g->kw;
-		X5_ROWS(X5_PTR)
-		const int8_t *wt = w + (int64_t)t * g->nk * 64;
-		/* full groups of 4 channels, then the remainder (zero weights
-		   past it), read without touching bytes past the pixel */
-		for (int k = 0; k < full; k++, wt += 64) {
-			int64_t off = 4 * (int64_t)k;
-			X5_WLOAD
-#define X5_LOAD(p) memcpy(&v, p, 4)
-			X5_ROWS(X5_DOT)
-#undef X5_LOAD
-		}
-		if (rem) {
-			int64_t off = 4 * (int64_t)full;
-			X5_WLOAD
-#define X5_LOAD(p) for (int i = 0; i < rem; i++) v |= (int32_t)((uint32_t)(uint8_t)(p)[i] << 8 * i)
-			X5_ROWS(X5_DOT)
-#undef X5_LOAD
-		}
-	}
+	int64_t bs = (int64_t)g->taps * g->nk * 64; /* bytes between blocks */
+	Q8_TILE_LOOP(X5_ROWS, int8_t, 64, X5_WLOAD, X5_DOT)
+	int fast = 1;
 	X5_VEC(0)
 	X5_VEC(1)
 	X5_VEC(2)
 	X5_VEC(3)
-	X5_ROWS(X5_OUT)
-}
-
-/* Tiles of M pixels for NB blocks, and single pixels for the rest. */
-#define X5_RUN(M, NB) do { \
-	int64_t q = 0; \
-	for (; q + (M) <= g->pixels; q += (M)) { \
-		x5_pixels(g, xg, q, (M), px); \
-		x5_tile(g, M, NB, px, M, wb, bb, mb, sb, pad, nvalid, y + q * g->oc + yoff); \
-	} \
-	for (; q < g->pixels; q++) { \
-		x5_pixels(g, xg, q, 1, px); \
-		x5_tile(g, 1, NB, px, 1, wb, bb, mb, sb, pad, nvalid, y + q * g->oc + yoff); \
-	} \
-} while (0)
-
-static void x5_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
-{
-	x5_geom gg, *g = &gg;
-	x5_geom_init(g, p, dense);
-	int8_t pad[X5_PADBUF];
-	if (g->cg <= X5_PADBUF)
-		memset(pad, (int8_t)p->i[Q8_AZP], (size_t)g->cg);
-	const int8_t *w = p->p[Q8P_W];
-	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int groups = g->c / g->cg;
-	x5_pix px[16];
-	int64_t bstride = (int64_t)g->taps * g->nk * 64;
-	for (int grp = 0; grp < groups; grp++) {
-		const int8_t *xg = x + (int64_t)grp * g->cg;
-		for (int ob = 0; ob < g->nob;) {
-			int left = g->nob - ob, nb = left >= 4 ? 4 : left >= 2 ? 2 : 1;
-			const int8_t *wb = w + ((int64_t)grp * g->nob + ob) * bstride;
-			int64_t c0 = (int64_t)grp * g->nob * 16 + ob * 16;
-			const int32_t *bb = b + c0, *mb = m + c0, *sb = s + c0;
-			int nvalid = g->ocg - ob * 16;
-			int64_t yoff = (int64_t)grp * g->ocg + ob * 16;
-			if (nb == 4)
-				X5_RUN(6, 4);
-			else if (nb == 2)
-				X5_RUN(12, 2);
-			else
-				X5_RUN(12, 1);
-			ob += nb;
-		}
+	if (fast) {
+		X5_ROWS(X5_OUT)
+	} else {
+		X5_ROWS(X5_OUTG)
 	}
 }
+
+/* One pixel: the single-pixel tails and batch-1 dense layers.  With one
+   accumulator per block, each vpdpbusd would wait for the one before it
+   (a chain as long as the channel groups), so the groups take turns
+   over 4 sets of accumulators, x5_tile's rows 0-3, added up at the end
+   (mod 2^32, as every int32 accumulator here). */
+#define X5_SET(u) { \
+	const int8_t *wt = wq + 64 * u; \
+	X5_WLOAD() \
+	__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(q8_load4(xp + 4 * (k + u), n)), flip); \
+	a##u##0 = _mm512_dpbusd_epi32(a##u##0, xv, w0); \
+	if (NB > 1) \
+		a##u##1 = _mm512_dpbusd_epi32(a##u##1, xv, w1); \
+	if (NB > 2) { \
+		a##u##2 = _mm512_dpbusd_epi32(a##u##2, xv, w2); \
+		a##u##3 = _mm512_dpbusd_epi32(a##u##3, xv, w3); \
+	} \
+}
+#define X5_SUM(j) \
+	a0##j = _mm512_add_epi32(_mm512_add_epi32(a0##j, a1##j), _mm512_add_epi32(a2##j, a3##j));
+
+X5_INLINE void x5_one(const x5_geom *g, int NB, const x5_pix *px, int npix, const void *w,
+                      const int32_t *b, const int32_t *m, const int32_t *s, const int8_t *pad,
+                      int nvalid, int8_t *y)
+{
+	const int M = 1;
+	const __m512i flip = _mm512_set1_epi32((int)0x80808080);
+	X5_DECL(0) X5_DECL(1) X5_DECL(2) X5_DECL(3)
+	int64_t bs = (int64_t)g->taps * g->nk * 64;
+	int full = g->cg / 4, rem = g->cg % 4;
+	for (int ky = 0, t = 0; ky < g->kh; ky++)
+	for (int kx = 0; kx < g->kw; kx++, t++) {
+		const int8_t *xp = q8_tap(g, px[0], ky, kx, pad);
+		const int8_t *wt0 = (const int8_t *)w + (int64_t)t * g->nk * 64;
+		int k = 0, n = 4;
+		for (; k + 4 <= full; k += 4) {
+			const int8_t *wq = wt0 + 64 * (int64_t)k;
+			X5_SET(0) X5_SET(1) X5_SET(2) X5_SET(3)
+		}
+		for (; k < full; k++) {
+			const int8_t *wq = wt0 + 64 * (int64_t)k;
+			X5_SET(0)
+		}
+		if (rem) {
+			const int8_t *wq = wt0 + 64 * (int64_t)full;
+			n = rem;
+			X5_SET(0)
+		}
+	}
+	X5_SUM(0) X5_SUM(1) X5_SUM(2) X5_SUM(3)
+	int fast = 1;
+	X5_VEC(0)
+	X5_VEC(1)
+	X5_VEC(2)
+	X5_VEC(3)
+	if (fast) {
+		X5_OUT(0)
+	} else {
+		X5_OUTG(0)
+	}
+}
+
+Q8_SHAPE(x5_tile_6_4, x5_tile, 6, 4)
+Q8_SHAPE(x5_tile_12_2, x5_tile, 12, 2)
+Q8_SHAPE(x5_tile_12_1, x5_tile, 12, 1)
+
+#define X5_ONE(NB) \
+	static __attribute__((noinline, unused)) void x5_one_##NB(const q8_geom *g, \
+		const q8_pix *px, int npix, const void *w, const int32_t *b, const int32_t *m, \
+		const int32_t *s, const int8_t *pad, int nvalid, int8_t *y) \
+	{ \
+		x5_one(g, NB, px, npix, w, b, m, s, pad, nvalid, y); \
+	}
+X5_ONE(4)
+X5_ONE(2)
+X5_ONE(1)
+#undef X5_ONE
+#undef X5_SET
+#undef X5_SUM
+
+/* 4 blocks (64 channels) x 6 pixels is 24 accumulators, 4 weights,
+   the activation and the flip constant: 30 of the 32 zmm registers */
+static const q8_shape x5_shapes[] = {
+	{ 4, 6, x5_tile_6_4, x5_one_4 },
+	{ 2, 12, x5_tile_12_2, x5_one_2 },
+	{ 1, 12, x5_tile_12_1, x5_one_1 },
+};
 
 Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	x5_conv(p, a, y, 0);
+	q8_conv_run(p, a, y, 0, 16, 64, x5_shapes);
 }
 
 Q8K void q8k_dense_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	x5_conv(p, a, y, 1);
+	q8_conv_run(p, a, y, 1, 16, 64, x5_shapes);
 }
 
-/* Convolutions with few input channels (groups 1, taps x C <= 64, as
-   select.c decides): one vpdpbusd per 4 channels would waste most lanes
-   on the zero channels of a group, so the whole window is the reduction
-   axis instead.  Per 12 pixels the windows are copied into rows of
-   K = taps x C bytes (the zero point where the window leaves the image,
+/* Convolutions with few input channels (groups 1, C < 4, taps x C <= 64,
+   as select.c decides): one vpdpbusd per 4 channels would waste most
+   lanes on the zero channels of a group, so the whole window is the
+   reduction axis instead.  Per 12 pixels the windows are copied into rows
+   of K = taps x C bytes (the zero point where the window leaves the image,
    0 past K where the weights are 0) and run as a dense layer; W was
-   packed as dense_i8 of [OC][K]. */
+   packed as dense_i8 of [OC][K].  (Taking C up to 63 this way measured
+   slower than the direct tiles: the copies cost more than they save.) */
 enum { X5_IM2COL = 64 };
 
+/* The window of pixel px as one row of taps x C bytes.  Loads are masked
+   (never past the tensor), stores whole zmm (masked stores are slow on
+   AMD): the zeros they write past a piece are overwritten by the next
+   piece, or lie past K, where the row must be zero.  So each row has 64
+   bytes of slack. */
 static void x5_patch(const x5_geom *g, x5_pix px, int8_t azp, int8_t *row)
 {
-	int rowb = g->kw * g->c; /* <= 64 */
+	int rowb = g->kw * g->c;
 	if (g->dw == 1 && px.ih >= 0 && px.ih + (g->kh - 1) * g->dh < g->h && px.iw >= 0 &&
 	    px.iw + g->kw - 1 < g->w) {
 		/* inside the image: each window row is kw * c contiguous bytes */
-		__mmask64 k = rowb >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rowb) - 1;
 		const int8_t *xs = px.base + ((int64_t)px.ih * g->w + px.iw) * g->c;
-		for (int ky = 0; ky < g->kh; ky++)
-			_mm512_mask_storeu_epi8(row + ky * rowb, k, _mm512_maskz_loadu_epi8(k,
-				xs + (int64_t)ky * g->dh * g->w * g->c));
+		for (int ky = 0; ky < g->kh; ky++) {
+			const int8_t *src = xs + (int64_t)ky * g->dh * g->w * g->c;
+			int8_t *dst = row + ky * rowb;
+			for (int j = 0; j < rowb; j += 64) {
+				__mmask64 k = rowb - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (rowb - j)) - 1;
+				_mm512_storeu_si512((void *)(dst + j), _mm512_maskz_loadu_epi8(k, src + j));
+			}
+		}
 		return;
 	}
-	int k = 0;
-	for (int ky = 0; ky < g->kh; ky++)
-		for (int kx = 0; kx < g->kw; kx++) {
-			int ih = px.ih + ky * g->dh, iw = px.iw + kx * g->dw;
-			if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w) {
-				for (int j = 0; j < g->c; j++)
-					row[k++] = azp;
-			} else {
-				const int8_t *xs = px.base + ((int64_t)ih * g->w + iw) * g->c;
-				for (int j = 0; j < g->c; j++)
-					row[k++] = xs[j];
-			}
+	/* C < 64 here (select.c) */
+	__mmask64 k = ((__mmask64)1 << g->c) - 1;
+	const __m512i pad = _mm512_maskz_set1_epi8(k, azp);
+	for (int ky = 0, t = 0; ky < g->kh; ky++)
+		for (int kx = 0; kx < g->kw; kx++, t++) {
+			const int8_t *xs = q8_tap(g, px, ky, kx, NULL);
+			_mm512_storeu_si512((void *)(row + t * g->c), xs ? _mm512_maskz_loadu_epi8(k, xs) : pad);
 		}
 }
 
@@ -337,8 +376,7 @@ Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const vo
 	d.nk = Kp / 4;
 	const int8_t *w = p->p[Q8P_W];
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int8_t buf[12][X5_IM2COL];
-	memset(buf, 0, sizeof buf); /* past K: the weights there are 0 */
+	_Alignas(64) int8_t buf[12][X5_IM2COL + 64];
 	x5_pix px[12];
 	int64_t bstride = (int64_t)d.nk * 64;
 	if (g->pixels <= 0)
@@ -360,110 +398,184 @@ Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const vo
 			int nvalid = g->ocg - ob * 16;
 			int8_t *yq = y + q * g->oc + ob * 16;
 			if (nb == 4) {
-				x5_tile(&d, 6, 4, px, np, wb, bo, mo, so, buf[0], nvalid, yq);
+				x5_tile_6_4(&d, px, np, wb, bo, mo, so, buf[0], nvalid, yq);
 				if (np > 6)
-					x5_tile(&d, 6, 4, px + 6, np - 6, wb, bo, mo, so, buf[0], nvalid,
-					        yq + 6 * (int64_t)g->oc);
+					x5_tile_6_4(&d, px + 6, np - 6, wb, bo, mo, so, buf[0], nvalid,
+					            yq + 6 * (int64_t)g->oc);
 			} else if (nb == 2) {
-				x5_tile(&d, 12, 2, px, np, wb, bo, mo, so, buf[0], nvalid, yq);
+				x5_tile_12_2(&d, px, np, wb, bo, mo, so, buf[0], nvalid, yq);
 			} else {
-				x5_tile(&d, 12, 1, px, np, wb, bo, mo, so, buf[0], nvalid, yq);
+				x5_tile_12_1(&d, px, np, wb, bo, mo, so, buf[0], nvalid, yq);
 			}
 			ob += nb;
 		}
 	}
 }
 
-/* Depthwise (groups == C == OC): 64 channels (4 zmm) per pass over the
-   window of one pixel.  W[tap][Cp] holds (uint16)w in int32 lanes;
-   vpmaddwd of it with the sign-extended activation gives x * w (the high
-   halves meet a zero).  Padded taps read the zero point. */
-#define X5_DW(j) \
-	if (NJ > j) { \
-		__m512i xv = azp; \
-		if (!EDGE || xs) \
-			xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k##j, xs + 16 * j)); \
-		a##j = _mm512_add_epi32(a##j, _mm512_madd_epi16(xv, \
-			_mm512_loadu_si512((const void *)(wt + 16 * j)))); \
-	}
-#define X5_DWOUT(j) \
-	if (NJ > j) \
-		_mm_mask_storeu_epi8(yq + 16 * j, k##j, _mm512_cvtepi32_epi8(x5_rq(a##j, \
-			_mm512_loadu_si512((const void *)(m + c + 16 * j)), \
-			_mm512_loadu_si512((const void *)(s + c + 16 * j)), g)));
+/* Depthwise (groups == C == OC): 16 channels (one zmm) along one output
+   row at a time.  select.c packs W[C/16][NG][kw][16][4], NG = ceil(kh/4):
+   lane c of the vector of row group g and column kx holds the weights of
+   taps (4g + j, kx), j = 0..3 (0 past kh), so one vpdpbusd adds the 4
+   taps of a window column.  Before a row, every input column iw it reads
+   is transposed once into T[g][iw]: lane c holds x[ih_j][iw][c] ^ 0x80
+   for the 4 input rows ih_j of group g (the zero point where the row or
+   the column is padding; a vpshufb per row picks the bytes from a
+   broadcast of 16 channels).  Each output pixel is then kw vpdpbusd per
+   group on T[ox * sw + kx * dw]: neighbouring pixels share the columns,
+   and the pixel loop tests no padding.  As for conv2d, -128 * sum(w) is
+   folded into the bias.  The requantization is x5_dwrq. */
+enum { X5_DWT = 256 }; /* T vectors: NG x columns (select.c: DWCOLS) */
 
-X5_INLINE void x5_dw(const x5_geom *g, int NJ, int EDGE, const int8_t *const *xt, int c, int Cp,
-                     const int32_t *w, const int32_t *b, const int32_t *m, const int32_t *s,
-                     __m512i azp, int8_t *yq)
+/* T[i] for the input columns iw0 + i, i < n, of 16 channels (TAIL: fewer,
+   kc of them): NR rows at rp[j], cs[j] bytes per column (0 for a padding
+   row, which points at 16 zero points). */
+X5_INLINE void x5_dwt(int NR, int TAIL, __m512i *T, int iw0, int n, int w,
+                      const int8_t *const *rp, const int64_t *cs, __mmask16 kc,
+                      const __m512i *ctl, __m512i tpad)
 {
-	__mmask16 k0 = x5_mask(g->c - c), k1 = x5_mask(g->c - c - 16);
-	__mmask16 k2 = x5_mask(g->c - c - 32), k3 = x5_mask(g->c - c - 48);
-	__m512i a0 = _mm512_loadu_si512((const void *)(b + c)), a1 = a0, a2 = a0, a3 = a0;
-	if (NJ > 1)
-		a1 = _mm512_loadu_si512((const void *)(b + c + 16));
-	if (NJ > 2) {
-		a2 = _mm512_loadu_si512((const void *)(b + c + 32));
-		a3 = _mm512_loadu_si512((const void *)(b + c + 48));
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	int i = 0, e = w - iw0 < n ? w - iw0 : n;
+	for (; i < n && iw0 + i < 0; i++)
+		T[i] = tpad;
+	/* the rows as named values, not loops: gcc -O2 (the C emitter's
+	   users) keeps neither loops over them unrolled nor arrays in
+	   registers */
+	const int8_t *r0 = rp[0], *r1 = NR > 1 ? rp[1] : r0, *r2 = NR > 2 ? rp[2] : r0;
+	const int8_t *r3 = NR > 3 ? rp[3] : r0;
+	int64_t c0 = cs[0], c1 = NR > 1 ? cs[1] : 0, c2 = NR > 2 ? cs[2] : 0, c3 = NR > 3 ? cs[3] : 0;
+	__m512i t0 = ctl[0], t1 = ctl[1], t2 = ctl[2], t3 = ctl[3];
+#define X5_DWX(r, c, t) _mm512_shuffle_epi8(_mm512_broadcast_i32x4(TAIL \
+	? _mm_maskz_loadu_epi8(kc, r + iw * c) : _mm_loadu_si128((const __m128i *)(r + iw * c))), t)
+	for (; i < e; i++) {
+		int64_t iw = iw0 + i;
+		__m512i v = _mm512_xor_si512(flip, X5_DWX(r0, c0, t0));
+		if (NR > 1)
+			v = _mm512_xor_si512(v, X5_DWX(r1, c1, t1));
+		if (NR > 2)
+			v = _mm512_xor_si512(v, X5_DWX(r2, c2, t2));
+		if (NR > 3)
+			v = _mm512_xor_si512(v, X5_DWX(r3, c3, t3));
+		T[i] = v;
 	}
-	for (int t = 0; t < g->taps; t++) {
-		/* EDGE 0: every tap is inside the image */
-		const int8_t *xs = !EDGE || xt[t] ? xt[t] + c : NULL;
-		const int32_t *wt = w + (int64_t)t * Cp + c;
-		X5_DW(0) X5_DW(1) X5_DW(2) X5_DW(3)
-	}
-	yq += c;
-	X5_DWOUT(0) X5_DWOUT(1) X5_DWOUT(2) X5_DWOUT(3)
+#undef X5_DWX
+	for (; i < n; i++)
+		T[i] = tpad;
 }
 
-/* all channels of one pixel: 64, then 32, then 16 at a time */
-#define X5_DWALL(E) { \
-	int c = 0; \
-	for (; c + 64 <= C; c += 64) \
-		x5_dw(g, 4, E, xt, c, Cp, w, b, m, s, azp, yq); \
-	for (; c + 32 <= C; c += 32) \
-		x5_dw(g, 2, E, xt, c, Cp, w, b, m, s, azp, yq); \
-	for (; c < C; c += 16) \
-		x5_dw(g, 1, E, xt, c, Cp, w, b, m, s, azp, yq); \
+/* n output pixels of one row (ys bytes apart), 16 channels, from T.
+   K3: one row group and kw == 3, the 3 weights held in registers. */
+X5_INLINE void x5_dwrow(int FAST, int K3, const x5_geom *g, const __m512i *T, int tcols, int ng,
+                        const int8_t *wb, const int32_t *b, const x5_dwq *q, int n,
+                        int8_t *y, __mmask16 kc)
+{
+	const __m512i bias = _mm512_loadu_si512((const void *)b);
+	__m512i w0 = _mm512_loadu_si512((const void *)wb), w1 = w0, w2 = w0;
+	if (K3) {
+		w1 = _mm512_loadu_si512((const void *)(wb + 64));
+		w2 = _mm512_loadu_si512((const void *)(wb + 128));
+	}
+	int sw = g->sw, dw = g->dw, kw = g->kw, C = g->c;
+	for (int i = 0; i < n; i++) {
+		const __m512i *t = T + (int64_t)i * sw;
+		__m512i acc = bias;
+		if (K3) {
+			acc = _mm512_dpbusd_epi32(acc, t[0], w0);
+			acc = _mm512_dpbusd_epi32(acc, t[dw], w1);
+			acc = _mm512_dpbusd_epi32(acc, t[2 * dw], w2);
+		} else {
+			for (int gi = 0; gi < ng; gi++)
+				for (int kx = 0; kx < kw; kx++)
+					acc = _mm512_dpbusd_epi32(acc, t[gi * tcols + kx * dw],
+						_mm512_loadu_si512((const void *)(wb + (gi * kw + kx) * 64)));
+		}
+		_mm_mask_storeu_epi8(y + (int64_t)i * C, kc, _mm512_cvtepi32_epi8(x5_dwrq(FAST, q, acc)));
+	}
 }
+
+/* one function per variant, so that each gets its own registers */
+#define X5_DWROW(F, K) \
+	static __attribute__((noinline)) void x5_dwrow_##F##K(const x5_geom *g, const __m512i *T, \
+		int tcols, int ng, const int8_t *wb, const int32_t *b, const x5_dwq *q, int n, \
+		int8_t *y, __mmask16 kc) \
+	{ \
+		x5_dwrow(F, K, g, T, tcols, ng, wb, b, q, n, y, kc); \
+	}
+X5_DWROW(1, 1)
+X5_DWROW(1, 0)
+X5_DWROW(0, 1)
+X5_DWROW(0, 0)
+#undef X5_DWROW
 
 Q8K void q8k_dwconv_i8_avx512(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
 	x5_geom gg, *g = &gg;
 	x5_geom_init(g, p, 0);
-	const int8_t *x = a;
+	const int8_t *x = a, *w = p->p[Q8P_W];
 	int8_t *y = yy;
-	const int32_t *w = p->p[Q8P_W], *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int C = g->c, Cp = (C + 15) / 16 * 16;
-	const __m512i azp = _mm512_set1_epi32(p->i[Q8_AZP]);
-	enum { TAPS = 64 };
-	const int8_t *xt[TAPS];
-	if (g->taps > TAPS)
-		return; /* select.c sends windows of more than 64 taps to x5_conv */
-	if (g->pixels <= 0)
-		return;
-	int64_t toff[TAPS];
-	for (int t = 0; t < g->taps; t++)
-		toff[t] = ((int64_t)(t / g->kw) * g->dh * g->w + (int64_t)(t % g->kw) * g->dw) * C;
-	x5_it it = x5_at(g, x, 0);
-	for (int64_t q = 0; q < g->pixels; q++, x5_step(g, &it)) {
-		x5_pix px = it.px;
-		int8_t *yq = y + q * C;
-		if (px.ih >= 0 && px.ih + (g->kh - 1) * g->dh < g->h && px.iw >= 0 &&
-		    px.iw + (g->kw - 1) * g->dw < g->w) {
-			const int8_t *x0 = px.base + ((int64_t)px.ih * g->w + px.iw) * C;
-			for (int t = 0; t < g->taps; t++)
-				xt[t] = x0 + toff[t];
-			X5_DWALL(0)
-			continue;
-		}
-		for (int ky = 0, t = 0; ky < g->kh; ky++)
-			for (int kx = 0; kx < g->kw; kx++, t++) {
-				int ih = px.ih + ky * g->dh, iw = px.iw + kx * g->dw;
-				xt[t] = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w
-					? px.base + ((int64_t)ih * g->w + iw) * C : NULL;
+	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int C = g->c, ng = (g->kh + 3) / 4, tcols = X5_DWT / ng, span = (g->kw - 1) * g->dw + 1;
+	if (g->pixels <= 0 || span > tcols)
+		return; /* select.c keeps ng * span <= X5_DWT */
+	int opc = (tcols - span) / g->sw + 1; /* output pixels per pass */
+	int k3 = ng == 1 && g->kw == 3;
+	int8_t azp = (int8_t)p->i[Q8_AZP], pad[16];
+	memset(pad, azp, sizeof pad);
+	/* ctl[j]: byte 4i + j of 128-bit lane L takes byte 4L + i, others 0 */
+	int8_t cb[4][64];
+	for (int j = 0; j < 4; j++)
+		for (int e = 0; e < 64; e++)
+			cb[j][e] = e % 4 == j ? (int8_t)(e / 16 * 4 + e % 16 / 4) : (int8_t)0x80;
+	__m512i ctl[4], T[X5_DWT];
+	for (int j = 0; j < 4; j++)
+		ctl[j] = _mm512_loadu_si512((const void *)cb[j]);
+	const __m512i tpad = _mm512_set1_epi8((char)(azp ^ 0x80));
+	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h;
+	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
+	for (int n = 0; n < nimg; n++)
+	for (int oy = 0; oy < g->oh; oy++)
+	for (int ox0 = 0; ox0 < g->ow; ox0 += opc) {
+		int np = g->ow - ox0 < opc ? g->ow - ox0 : opc;
+		int iw0 = ox0 * g->sw - g->pl, ncol = (np - 1) * g->sw + span;
+		for (int c = 0; c < C; c += 16) {
+			__mmask16 kc = x5_mask(C - c);
+			int tail = C - c < 16;
+			for (int gi = 0; gi < ng; gi++) {
+				const int8_t *rp[4];
+				int64_t cs[4];
+				int nr = g->kh - 4 * gi < 4 ? g->kh - 4 * gi : 4;
+				for (int j = 0; j < nr; j++) {
+					int ih = oy * g->sh - g->pt + (4 * gi + j) * g->dh;
+					int in = ih >= 0 && ih < g->h;
+					rp[j] = in ? x + n * imgb + ih * rowb + c : pad;
+					cs[j] = in ? C : 0;
+				}
+				__m512i *tg = T + gi * tcols;
+#define X5_DWT_NR(R) tail ? x5_dwt(R, 1, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad) \
+	: x5_dwt(R, 0, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad)
+				if (nr == 3)
+					X5_DWT_NR(3);
+				else if (nr == 4)
+					X5_DWT_NR(4);
+				else if (nr == 2)
+					X5_DWT_NR(2);
+				else
+					X5_DWT_NR(1);
+#undef X5_DWT_NR
 			}
-		X5_DWALL(1)
+			x5_dwq q;
+			x5_dwq_init(&q, g, m + c, s + c, kc);
+			const int8_t *wb = w + (int64_t)c * ng * g->kw * 4;
+			int8_t *yr = y + (((int64_t)n * g->oh + oy) * g->ow + ox0) * C + c;
+			if (q.fast && k3)
+				x5_dwrow_11(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+			else if (q.fast)
+				x5_dwrow_10(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+			else if (k3)
+				x5_dwrow_01(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+			else
+				x5_dwrow_00(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+		}
 	}
 }
 
@@ -491,6 +603,94 @@ Q8K void q8k_quantize_i8_avx512(const q8_params *p, const void *a, const void *b
 		r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
 		__m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(r), vzp);
 		_mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(q));
+	}
+}
+
+/* dequantize of int8 with one scale: s * (x - zp), 16 lanes at a time,
+   the same single rounding as the portable kernel */
+Q8K void q8k_dequantize_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
+{
+	(void)b;
+	const int8_t *x = a;
+	float *y = yy;
+	int64_t n = (int64_t)p->i[Q8_OUTER] * p->i[Q8_LEN] * p->i[Q8_INNER];
+	const __m512 sc = _mm512_set1_ps(p->f[Q8F_SCALE]);
+	const __m512i vzp = _mm512_set1_epi32(p->i[Q8_AZP]);
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
+		__m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i));
+		__m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, vzp));
+		_mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(sc, f));
+	}
+}
+
+/* qadd / qsub as ref.c's addsub_i8 on 16 lanes: each operand to the
+   common scale with 20 bits of headroom, the sum (it fits in int32 with
+   that headroom, as in ref.c), then to the output.  An operand broadcast
+   along channels or a scalar one goes the portable way. */
+X5_INLINE void x5_addsub(const q8_params *p, const int8_t *x, const int8_t *z, int8_t *o, int sign)
+{
+	const int32_t *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	const __m512i za = _mm512_set1_epi32(p->i[Q8_AZP]), zb = _mm512_set1_epi32(p->i[Q8_BZP]);
+	const __m512i m0 = _mm512_set1_epi32(m[0]), m1 = _mm512_set1_epi32(m[1]), m2 = _mm512_set1_epi32(m[2]);
+	const __m512i s0 = _mm512_set1_epi32(s[0]), s1 = _mm512_set1_epi32(s[1]), s2 = _mm512_set1_epi32(s[2]);
+	const __m512i yzp = _mm512_set1_epi32(p->i[Q8_YZP]);
+	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
+	int64_t n = p->i[Q8_COUNT];
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
+		__m512i a = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i));
+		__m512i b = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + i));
+		__m512i u = x5_rqc(_mm512_slli_epi32(_mm512_sub_epi32(a, za), 20), m0, s0, INT32_MIN, INT32_MAX);
+		__m512i v = x5_rqc(_mm512_slli_epi32(_mm512_sub_epi32(b, zb), 20), m1, s1, INT32_MIN, INT32_MAX);
+		__m512i t = sign > 0 ? _mm512_add_epi32(u, v) : _mm512_sub_epi32(u, v);
+		__m512i r = _mm512_add_epi32(x5_rqc(t, m2, s2, lo, hi), yzp);
+		_mm_mask_storeu_epi8(o + i, k, _mm512_cvtepi32_epi8(r));
+	}
+}
+
+Q8K void q8k_add_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
+{
+	if (p->i[Q8_BMODE] != 0)
+		q8k_add_i8(p, a, b, y);
+	else
+		x5_addsub(p, a, b, y, 1);
+}
+
+Q8K void q8k_sub_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
+{
+	if (p->i[Q8_BMODE] != 0)
+		q8k_sub_i8(p, a, b, y);
+	else
+		x5_addsub(p, a, b, y, -1);
+}
+
+/* requantize int8 -> int8: per tensor, or per channel when C is a
+   multiple of 16 (16 lanes are then 16 consecutive channels); other
+   shapes go the portable way */
+Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int64_t n = p->i[Q8_COUNT], C = p->i[Q8_C];
+	int per = p->i[Q8_NRQ] > 1;
+	if (per && (C <= 0 || C % 16)) {
+		q8k_requant_i8(p, a, b, y);
+		return;
+	}
+	const int8_t *x = a;
+	int8_t *o = y;
+	const int32_t *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	const __m512i azp = _mm512_set1_epi32(p->i[Q8_AZP]), yzp = _mm512_set1_epi32(p->i[Q8_YZP]);
+	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
+	__m512i mv = _mm512_set1_epi32(m[0]), sv = _mm512_set1_epi32(s[0]);
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
+		if (per) {
+			mv = _mm512_loadu_si512((const void *)(m + i % C));
+			sv = _mm512_loadu_si512((const void *)(s + i % C));
+		}
+		__m512i v = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), azp);
+		__m512i r = _mm512_add_epi32(x5_rqc(v, mv, sv, lo, hi), yzp);
+		_mm_mask_storeu_epi8(o + i, k, _mm512_cvtepi32_epi8(r));
 	}
 }
 
@@ -527,13 +727,13 @@ Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b,
 			}
 }
 
-#undef X5_RUN
 #undef X5_ROWS
 #undef X5_DECL
-#undef X5_PTR
 #undef X5_DOT
 #undef X5_OUT1
 #undef X5_OUT
+#undef X5_OUTF
+#undef X5_OUTG
 #undef X5_VEC
 #undef X5_WLOAD
 #undef X5_DW

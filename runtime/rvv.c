@@ -8,62 +8,22 @@
    Without the V extension (gcc 12 has no riscv_vector.h) the same loops
    run in plain C on the same packing, so the file always compiles. */
 #include "q8rt.h"
+#include "tile.h"
 #include <string.h>
 #ifdef __riscv_vector
 #include <riscv_vector.h>
 #endif
 
-enum { RV_PADBUF = 4096, RV_TAPS = 64, RV_L = 16 };
+enum { RV_PADBUF = Q8_PADBUF, RV_TAPS = Q8_DWTAPS, RV_L = 16 };
 
-typedef struct {
-	int h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
-	int cg, ocg, nob, taps, oc;
-	int64_t pixels;
-	int32_t yzp, lo, hi;
-} rv_geom;
-
-static void rv_geom_init(rv_geom *g, const q8_params *p, int dense)
-{
-	const int32_t *i = p->i;
-	int groups = dense ? 1 : i[Q8_GROUPS];
-	if (dense) {
-		*g = (rv_geom){ .h = 1, .w = 1, .oh = 1, .ow = 1, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
-		                .dh = 1, .dw = 1 };
-		g->pixels = i[Q8_N]; /* rows */
-	} else {
-		*g = (rv_geom){ .h = i[Q8_H], .w = i[Q8_W], .oh = i[Q8_OH], .ow = i[Q8_OW],
-		                .kh = i[Q8_KH], .kw = i[Q8_KW], .sh = i[Q8_SH], .sw = i[Q8_SW],
-		                .dh = i[Q8_DH], .dw = i[Q8_DW], .pt = i[Q8_PT], .pl = i[Q8_PL] };
-		g->pixels = (int64_t)i[Q8_N] * g->oh * g->ow;
-	}
-	g->c = i[Q8_C];
-	g->oc = i[Q8_OC];
-	g->cg = g->c / groups;
-	g->ocg = g->oc / groups;
-	g->nob = (g->ocg + RV_L - 1) / RV_L;
-	g->taps = g->kh * g->kw;
-	g->yzp = i[Q8_YZP];
-	g->lo = i[Q8_LO];
-	g->hi = i[Q8_HI];
-}
-
-/* y = clamp(yzp + rq(acc, m, s), lo, hi), without int32 overflow */
-static inline int8_t rv_out(const rv_geom *g, int32_t acc, int32_t m, int32_t s)
-{
-	int64_t v = (int64_t)g->yzp + q8_rq(acc, m, s);
-	return (int8_t)(v < g->lo ? g->lo : v > g->hi ? g->hi : v);
-}
+typedef q8_geom rv_geom;
+#define rv_geom_init(g, p, dense) q8_geom_init(g, p, dense, RV_L)
+#define rv_out q8_out
 
 /* input pointer of output pixel q at tap t, or NULL in the padding */
 static const int8_t *rv_at(const rv_geom *g, const int8_t *x, int64_t q, int t)
 {
-	int64_t per = (int64_t)g->oh * g->ow;
-	int64_t n = q / per, r = q % per;
-	int ih = (int)(r / g->ow) * g->sh - g->pt + t / g->kw * g->dh;
-	int iw = (int)(r % g->ow) * g->sw - g->pl + t % g->kw * g->dw;
-	if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w)
-		return NULL;
-	return x + ((n * g->h + ih) * g->w + iw) * g->c;
+	return q8_tap(g, q8_at(g, x, q).px, t / g->kw, t % g->kw, NULL);
 }
 
 /* M (<= 4) pixels from q x one block of 16 channels: int32 sums in o[] */

@@ -25,6 +25,7 @@ typedef struct {
 	int n, h, w, c, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
 	int azp, yzp, lo, hi, nrq;
 	bool dense, nobias;
+	bool edges; /* shifts around the depthwise kernels' requantize cases */
 } Case;
 
 static int outdim(int in, int k, int s, int d, int p0, int p1)
@@ -108,6 +109,10 @@ static void make(Data *d, const Case *k)
 		int kind = rnd(0, 30);
 		d->m[i] = kind == 0 ? 0 : rnd(1 << 30, INT32_MAX);
 		d->s[i] = kind == 1 ? 30 : kind == 2 ? -31 : kind == 3 ? rnd(-3, 3) : rnd(-16, -6);
+		if (k->edges) { /* R = 31 - s: 31, 32 | 33 .. 54 | 55, 62 */
+			static const int sv[] = { 0, -1, -2, -12, -22, -23, -24, -31, 29 };
+			d->s[i] = kind < 4 ? d->s[i] : sv[rnd(0, 8)];
+		}
 	}
 	oracle(k, d->x, d->w, d->b, d->m, d->s, d->want);
 }
@@ -373,6 +378,122 @@ static void test_identity(void **state)
 	}
 }
 
+/* Depthwise only: every pad side on its own, strides and dilations up
+   to 3, windows up to 5x5 and tall ones (several row groups), channel
+   counts around the vector widths, batches, requantize shifts on both
+   sides of the fast path's range, per-tensor multipliers. */
+static const int dw_c[] = { 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 136 };
+
+static Case dw_case(void)
+{
+	Case k = { .n = rnd(1, 3), .h = rnd(1, 12), .w = rnd(1, 12), .kh = rnd(1, 5), .kw = rnd(1, 5),
+	           .sh = rnd(1, 3), .sw = rnd(1, 3), .dh = rnd(1, 3), .dw = rnd(1, 3),
+	           .azp = rnd(-128, 127), .yzp = rnd(-128, 127), .edges = true };
+	if (rnd(0, 5) == 0)
+		k.kh = rnd(6, 12), k.kw = 1; /* 3 row groups for avx512, 6 for avx2 */
+	k.pt = rnd(0, 3), k.pl = rnd(0, 3), k.pb = rnd(0, 3), k.pr = rnd(0, 3);
+	while (k.h + k.pt + k.pb < k.dh * (k.kh - 1) + 1)
+		k.pb++;
+	while (k.w + k.pl + k.pr < k.dw * (k.kw - 1) + 1)
+		k.pr++;
+	k.c = k.oc = k.groups = dw_c[rnd(0, sizeof dw_c / sizeof dw_c[0] - 1)];
+	k.nrq = rnd(0, 3) ? k.oc : 1;
+	k.nobias = rnd(0, 5) == 0;
+	k.lo = rnd(0, 1) ? -128 : rnd(-128, 0);
+	k.hi = rnd(0, 1) ? 127 : rnd(k.lo, 127);
+	return k;
+}
+
+static void run_dw(TargetKind tk, const char *sfx)
+{
+	for (int i = 0; i < 1500; i++) {
+		Case k = dw_case();
+		if (k.groups == 1) /* C = 1 is a plain conv */
+			continue;
+		Data d;
+		make(&d, &k);
+		run_case(tk, sfx, &d);
+		drop(&d);
+	}
+	/* rows longer than the kernels' column buffer (several passes per
+	   row), and a dilated window too wide for it (the conv kernel) */
+	static const int big[][6] = { /* h, w, c, k, stride, dilation */
+		{ 3, 700, 5, 3, 1, 1 }, { 2, 900, 16, 3, 2, 1 }, { 9, 400, 8, 5, 1, 70 },
+		{ 5, 300, 3, 2, 1, 200 },
+	};
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+		const int *b = big[i];
+		Case k = { .n = 1, .h = b[0], .w = b[1], .c = b[2], .oc = b[2], .groups = b[2],
+		           .kh = b[3], .kw = b[3], .sh = b[4], .sw = b[4], .dh = 1, .dw = b[5],
+		           .pt = 1, .pl = 1, .pb = 1, .pr = 1, .azp = -7, .yzp = 5, .lo = -128,
+		           .hi = 127, .nrq = b[2], .edges = true };
+		while (k.h + k.pt + k.pb < k.dh * (k.kh - 1) + 1)
+			k.pb++;
+		while (k.w + k.pl + k.pr < k.dw * (k.kw - 1) + 1)
+			k.pr++;
+		Data d;
+		make(&d, &k);
+		run_case(tk, sfx, &d);
+		drop(&d);
+	}
+}
+
+static void test_dw_avx512(void **state)
+{
+	(void)state;
+	if (!have_avx512()) {
+		printf("[  SKIPPED ] avx512: this CPU has no AVX-512 VNNI\n");
+		skip();
+	}
+	run_dw(TG_X86_64_AVX512, "avx512");
+}
+
+static void test_dw_avx2(void **state)
+{
+	(void)state;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2")) {
+		printf("[  SKIPPED ] avx2: this CPU has no AVX2\n");
+		skip();
+	}
+	run_dw(TG_X86_64_AVX2, "avx2");
+}
+
+/* Which kernel select_kernel gives a depthwise layer on x86: the
+   depthwise one for a 3x3, the grouped conv kernel when the window is
+   too wide for the column buffer or a multiplier is outside q8rt.h's
+   range (the depthwise requantization relies on it). */
+static void test_dw_select(void **state)
+{
+	(void)state;
+	static const struct { int kw, dw, m; const char *want; } cases[] = {
+		{ 3, 1, 1 << 30, "dwconv_i8_avx512" },
+		{ 3, 200, 1 << 30, "conv2d_i8_avx512" }, /* span 401 > 256 columns */
+		{ 3, 1, 5, "conv2d_i8_avx512" },
+		{ 3, 1, 0, "dwconv_i8_avx512" },
+	};
+	int8_t w[16 * 9] = { 0 };
+	int32_t s[1] = { -8 };
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int32_t m[1] = { cases[i].m };
+		Target t = { .kind = TG_X86_64_AVX512 };
+		Prog p = { 0 };
+		Step st = { .kernel = "conv2d_i8" };
+		for (int j = 0; j < Q8_NP; j++)
+			st.pblob[j] = -1;
+		int32_t *ip = st.p.i;
+		ip[Q8_N] = 1, ip[Q8_H] = 5, ip[Q8_W] = 500, ip[Q8_C] = ip[Q8_OC] = ip[Q8_GROUPS] = 16;
+		ip[Q8_KH] = 3, ip[Q8_KW] = cases[i].kw, ip[Q8_SH] = ip[Q8_SW] = ip[Q8_DH] = 1;
+		ip[Q8_DW] = cases[i].dw, ip[Q8_NRQ] = 1;
+		st.pblob[Q8P_W] = blob(&p, DT_I8, 16 * 9, w);
+		st.pblob[Q8P_MULT] = blob(&p, DT_I32, 1, m);
+		st.pblob[Q8P_SHIFT] = blob(&p, DT_I32, 1, s);
+		select_kernel(&t, &p, &st);
+		assert_string_equal(st.kernel, cases[i].want);
+		arena_reset();
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +502,9 @@ int main(void)
 		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_avx2),
 		cmocka_unit_test(test_avx512),
+		cmocka_unit_test(test_dw_select),
+		cmocka_unit_test(test_dw_avx2),
+		cmocka_unit_test(test_dw_avx512),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

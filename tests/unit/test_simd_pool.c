@@ -161,11 +161,138 @@ static void test_quantize(void **state)
 	}
 }
 
+/* per-tensor int8 -> f32 dequantize: s * (x - zp) rounded once, against
+   that product computed here and against the portable kernel; the
+   floats past the tensor stay untouched */
+static void test_dequantize(void **state)
+{
+	(void)state;
+	Target t = { .kind = TG_X86_64_AVX512 };
+	Prog pr = { 0 };
+	Step st = { .kernel = "dequantize" };
+	for (int k = 0; k < Q8_NP; k++)
+		st.pblob[k] = -1;
+	st.p.i[Q8_NQ] = 1;
+	st.p.i[Q8_ADT] = Q8_DT_I8;
+	select_kernel(&t, &pr, &st);
+	assert_string_equal(st.kernel, "dequantize_i8_avx512");
+	st.kernel = "dequantize";
+	st.p.i[Q8_ADT] = Q8_DT_I32;
+	select_kernel(&t, &pr, &st);
+	assert_string_equal(st.kernel, "dequantize"); /* int32 stays portable */
+	if (!have_avx512()) {
+		printf("[  SKIPPED ] dequantize_i8_avx512: this CPU has no AVX-512 VNNI\n");
+		skip();
+	}
+	for (int n = 0; n < 300; n++) {
+		q8_params p;
+		memset(&p, 0, sizeof p);
+		int len = rnd(1, 100);
+		p.i[Q8_OUTER] = 1, p.i[Q8_LEN] = len, p.i[Q8_INNER] = 1, p.i[Q8_NQ] = 1;
+		p.i[Q8_ADT] = Q8_DT_I8;
+		p.i[Q8_AZP] = rnd(-128, 127);
+		p.f[Q8F_SCALE] = (float)rnd(1, 1000) / (float)rnd(1, 4000);
+		int8_t x[100];
+		for (int k = 0; k < len; k++)
+			x[k] = (int8_t)rnd(-128, 127);
+		float want[116], ref[116], got[116];
+		for (int k = 0; k < 116; k++)
+			want[k] = ref[k] = got[k] = -7.25f;
+		for (int k = 0; k < len; k++)
+			want[k] = p.f[Q8F_SCALE] * (float)(x[k] - p.i[Q8_AZP]);
+		q8k_dequantize(&p, x, NULL, ref);
+		q8k_dequantize_i8_avx512(&p, x, NULL, got);
+		if (memcmp(want, ref, sizeof want) || memcmp(want, got, sizeof want))
+			fail_msg("dequantize case %d differs (len %d, scale %g, zp %d)", n, len,
+			         (double)p.f[Q8F_SCALE], p.i[Q8_AZP]);
+	}
+}
+
+/* a multiplier of q8_rq's range [2^30, 2^31), now and then 0 */
+static int32_t rnd_mult(void)
+{
+	return rnd(0, 15) ? (int32_t)((1u << 30) + ((uint32_t)rnd(0, 1 << 20) << 9) + (uint32_t)rnd(0, 511)) : 0;
+}
+
+/* qadd / qsub and int8 requantize: the avx512 variants against the
+   portable kernels, with the guard bytes past y untouched; broadcast
+   operands and odd channel counts take the portable path inside */
+static void test_elementwise(void **state)
+{
+	(void)state;
+	assert_string_equal(selected("add_i8"), "add_i8_avx512");
+	assert_string_equal(selected("sub_i8"), "sub_i8_avx512");
+	assert_string_equal(selected("requant_i8"), "requant_i8_avx512");
+	if (!have_avx512()) {
+		printf("[  SKIPPED ] add/sub/requant_i8_avx512: this CPU has no AVX-512 VNNI\n");
+		skip();
+	}
+	int wide = 0;
+	for (int n = 0; n < 600; n++) {
+		q8_params p;
+		memset(&p, 0, sizeof p);
+		int C = rnd(0, 1) ? 16 * rnd(1, 8) : rnd(1, 40), count = C * rnd(1, 9);
+		int32_t m[3], sh[3], mc[128], sc[128];
+		p.i[Q8_COUNT] = count;
+		p.i[Q8_C] = C;
+		p.i[Q8_AZP] = rnd(-128, 127);
+		p.i[Q8_BZP] = rnd(-128, 127);
+		p.i[Q8_YZP] = rnd(-128, 127);
+		p.i[Q8_LO] = rnd(0, 3) ? -128 : rnd(-128, 0);
+		p.i[Q8_HI] = rnd(0, 3) ? 127 : rnd(0, 127);
+		int kind = n % 3; /* add, sub, requantize */
+		if (kind < 2) {
+			/* operands to the common scale: shifts that keep 20 bits of
+			   headroom (as fixedpoint.c makes them), the output any */
+			for (int k = 0; k < 2; k++)
+				m[k] = rnd_mult(), sh[k] = rnd(-8, 0);
+			m[2] = rnd_mult(), sh[2] = rnd(-31, 2);
+			p.i[Q8_BMODE] = rnd(0, 5) ? 0 : rnd(1, 2);
+			p.i[Q8_NRQ] = 1;
+		} else {
+			int per = rnd(0, 1);
+			p.i[Q8_NRQ] = per ? C : 1;
+			for (int c = 0; c < C; c++)
+				mc[c] = rnd_mult(), sc[c] = rnd(-31, 8);
+			wide += per && C % 16 == 0;
+		}
+		p.p[Q8P_MULT] = kind < 2 ? m : mc;
+		p.p[Q8P_SHIFT] = kind < 2 ? sh : sc;
+		int8_t *x = malloc((size_t)count), *z = malloc((size_t)count);
+		int8_t *want = malloc((size_t)count + 64), *got = malloc((size_t)count + 64);
+		for (int k = 0; k < count; k++)
+			x[k] = (int8_t)rnd(-128, 127), z[k] = (int8_t)rnd(-128, 127);
+		memset(want, 0x5a, (size_t)count + 64);
+		memset(got, 0x5a, (size_t)count + 64);
+		if (kind == 0) {
+			q8k_add_i8(&p, x, z, want);
+			q8k_add_i8_avx512(&p, x, z, got);
+		} else if (kind == 1) {
+			q8k_sub_i8(&p, x, z, want);
+			q8k_sub_i8_avx512(&p, x, z, got);
+		} else {
+			q8k_requant_i8(&p, x, NULL, want);
+			q8k_requant_i8_avx512(&p, x, NULL, got);
+		}
+		if (memcmp(want, got, (size_t)count + 64))
+			fail_msg("%s case %d differs (count %d, C %d, bmode %d, nrq %d)",
+			         kind == 0 ? "add" : kind == 1 ? "sub" : "requant", n, count, C,
+			         p.i[Q8_BMODE], p.i[Q8_NRQ]);
+		free(x);
+		free(z);
+		free(want);
+		free(got);
+	}
+	assert_true(wide > 20); /* the per-channel vector path was exercised */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maxpool),
 		cmocka_unit_test(test_quantize),
+		cmocka_unit_test(test_dequantize),
+		cmocka_unit_test(test_elementwise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
