@@ -234,6 +234,8 @@ static const struct {
 	const char *from, *to;
 } plain[] = {
 	{ TG_X86_64_AVX512, "maxpool_i8", "maxpool_i8_avx512" },
+	{ TG_X86_64_AVX512, "avgpool_i8", "avgpool_i8_avx512" },
+	{ TG_X86_64_AVX512, "gavgpool_i8", "gavgpool_i8_avx512" },
 	{ TG_X86_64_AVX512, "add_i8", "add_i8_avx512" },
 	{ TG_X86_64_AVX512, "sub_i8", "sub_i8_avx512" },
 	{ TG_X86_64_AVX512, "requant_i8", "requant_i8_avx512" },

@@ -107,6 +107,7 @@ X5_INLINE void x5_dwq_init(x5_dwq *q, const x5_geom *g, const int32_t *m, const 
 		q->yhi = _mm512_set1_epi32(g->hi);
 		return;
 	}
+	q->c = zero; /* unused by the general path; set, so every field is */
 	__mmask16 small = _mm512_cmple_epi32_mask(r, _mm512_set1_epi32(31));
 	__m512i half = _mm512_sllv_epi32(one, _mm512_sub_epi32(r, one));
 	q->hc = _mm512_mask_blend_epi32(small, _mm512_set1_epi32(INT32_MAX), half);
@@ -171,7 +172,7 @@ X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 #define X5_VEC(j) \
 	__mmask16 mask##j = x5_mask(nvalid - 16 * j); \
 	__m512i b##j = _mm512_setzero_si512(); \
-	x5_dwq q##j = { 0 }; \
+	x5_dwq q##j; \
 	if (NB > j) { \
 		b##j = _mm512_loadu_si512((const void *)(b + 16 * j)); \
 		x5_dwq_init(&q##j, g, m + 16 * j, s + 16 * j, mask##j); \
@@ -622,6 +623,84 @@ Q8K void q8k_dequantize_i8_avx512(const q8_params *p, const void *a, const void 
 		__m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, vzp));
 		_mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(sc, f));
 	}
+}
+
+/* ref.c's avg8 on 16 lanes: zp + s / n rounded half away from zero,
+   clamped.  floor((|s| + n/2) / n) in float is exact: |s| + n/2 < 256 n
+   <= 2^24 (the callers keep n <= 65536), so the operands convert
+   exactly, and a quotient k - e below an integer k has e >= 1/n, more
+   than the division's rounding error k * 2^-24. */
+X5_INLINE __m512i x5_avg(__m512i s, int32_t n, int32_t zp)
+{
+	__m512 a = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_abs_epi32(s), _mm512_set1_epi32(n / 2)));
+	__m512i q = _mm512_cvttps_epi32(_mm512_div_ps(a, _mm512_set1_ps((float)n)));
+	q = _mm512_mask_sub_epi32(q, _mm512_cmplt_epi32_mask(s, _mm512_setzero_si512()),
+	                          _mm512_setzero_si512(), q);
+	q = _mm512_add_epi32(q, _mm512_set1_epi32(zp));
+	return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+}
+
+/* Average pooling: 16 channels per zmm, the window clipped to the input
+   (as the portable kernel's), an empty window gives the zero point. */
+Q8K void q8k_avgpool_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
+{
+	(void)b;
+	const int32_t *i = p->i;
+	const int8_t *x = a;
+	int8_t *y = yy;
+	int64_t H = i[Q8_H], W = i[Q8_W], C = i[Q8_C], OH = i[Q8_OH], OW = i[Q8_OW];
+	int64_t KH = i[Q8_KH], KW = i[Q8_KW];
+	int32_t zp = i[Q8_AZP];
+	if (KH * KW > 65536) {
+		q8k_avgpool_i8(p, a, b, yy);
+		return;
+	}
+	for (int64_t n = 0; n < i[Q8_N]; n++)
+		for (int64_t oh = 0; oh < OH; oh++)
+			for (int64_t ow = 0; ow < OW; ow++) {
+				int64_t h0 = oh * i[Q8_SH] - i[Q8_PT], w0 = ow * i[Q8_SW] - i[Q8_PL];
+				int64_t hs = h0 < 0 ? 0 : h0, he = h0 + KH < H ? h0 + KH : H;
+				int64_t ws = w0 < 0 ? 0 : w0, we = w0 + KW < W ? w0 + KW : W;
+				int8_t *o = y + ((n * OH + oh) * OW + ow) * C;
+				if (hs >= he || ws >= we) {
+					memset(o, (int8_t)zp, (size_t)C);
+					continue;
+				}
+				int32_t cnt = (int32_t)((he - hs) * (we - ws));
+				for (int64_t c = 0; c < C; c += 16) {
+					__mmask16 k = x5_mask(C - c > 16 ? 16 : (int)(C - c));
+					__m512i sum = _mm512_set1_epi32(-cnt * zp);
+					for (int64_t ih = hs; ih < he; ih++)
+						for (int64_t iw = ws; iw < we; iw++)
+							sum = _mm512_add_epi32(sum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k,
+								x + ((n * H + ih) * W + iw) * C + c)));
+					_mm_mask_storeu_epi8(o + c, k, _mm512_cvtepi32_epi8(x5_avg(sum, cnt, zp)));
+				}
+			}
+}
+
+/* Global average pooling: 16 channels per zmm over the image */
+Q8K void q8k_gavgpool_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
+{
+	(void)b;
+	const int32_t *i = p->i;
+	const int8_t *x = a;
+	int8_t *y = yy;
+	int64_t HW = (int64_t)i[Q8_H] * i[Q8_W], C = i[Q8_C];
+	int32_t zp = i[Q8_AZP];
+	if (HW < 1 || HW > 65536) {
+		q8k_gavgpool_i8(p, a, b, yy);
+		return;
+	}
+	for (int64_t n = 0; n < i[Q8_N]; n++)
+		for (int64_t c = 0; c < C; c += 16) {
+			__mmask16 k = x5_mask(C - c > 16 ? 16 : (int)(C - c));
+			__m512i sum = _mm512_set1_epi32(-(int32_t)HW * zp);
+			const int8_t *xp = x + n * HW * C + c;
+			for (int64_t j = 0; j < HW; j++)
+				sum = _mm512_add_epi32(sum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, xp + j * C)));
+			_mm_mask_storeu_epi8(y + n * C + c, k, _mm512_cvtepi32_epi8(x5_avg(sum, (int32_t)HW, zp)));
+		}
 }
 
 /* qadd / qsub as ref.c's addsub_i8 on 16 lanes: each operand to the

@@ -286,6 +286,62 @@ static void test_elementwise(void **state)
 	assert_true(wide > 20); /* the per-channel vector path was exercised */
 }
 
+/* average pooling, windowed and global: the avx512 variants against the
+   portable kernels on random pools (empty windows, clipped windows), and
+   the rounding on cases worked by hand: zp 5, window [6, 7] sums to
+   1 + 2 = 3 over 2, 1.5 rounds away from zero to 2: y = 7; [4, 3] sums
+   to -3, -1.5 rounds to -2: y = 3 */
+static void test_avgpool(void **state)
+{
+	(void)state;
+	assert_string_equal(selected("avgpool_i8"), "avgpool_i8_avx512");
+	assert_string_equal(selected("gavgpool_i8"), "gavgpool_i8_avx512");
+	if (!have_avx512()) {
+		printf("[  SKIPPED ] avgpool_i8_avx512, gavgpool_i8_avx512: this CPU has no AVX-512 VNNI\n");
+		skip();
+	}
+	q8_params h;
+	memset(&h, 0, sizeof h);
+	h.i[Q8_N] = 1, h.i[Q8_H] = 1, h.i[Q8_W] = 2, h.i[Q8_C] = 2, h.i[Q8_OH] = 1, h.i[Q8_OW] = 1;
+	h.i[Q8_OC] = 2, h.i[Q8_KH] = 1, h.i[Q8_KW] = 2, h.i[Q8_SH] = 1, h.i[Q8_SW] = 1;
+	h.i[Q8_AZP] = h.i[Q8_YZP] = 5;
+	int8_t hx[4] = { 6, 4, 7, 3 }, hy[2], hg[2];
+	q8k_avgpool_i8_avx512(&h, hx, NULL, hy);
+	q8k_gavgpool_i8_avx512(&h, hx, NULL, hg);
+	assert_int_equal(hy[0], 7);
+	assert_int_equal(hy[1], 3);
+	assert_int_equal(hg[0], 7);
+	assert_int_equal(hg[1], 3);
+	for (int n = 0; n < 500; n++) {
+		q8_params p;
+		pool_case(&p);
+		const int32_t *i = p.i;
+		size_t nx = (size_t)i[Q8_N] * i[Q8_H] * i[Q8_W] * i[Q8_C];
+		size_t ny = (size_t)i[Q8_N] * i[Q8_OH] * i[Q8_OW] * i[Q8_C];
+		size_t ng = (size_t)i[Q8_N] * i[Q8_C];
+		int8_t *x = malloc(nx), *want = malloc(ny + 64), *got = malloc(ny + 64);
+		for (size_t k = 0; k < nx; k++)
+			x[k] = (int8_t)rnd(-128, 127);
+		memset(want, 0x5a, ny + 64);
+		memset(got, 0x5a, ny + 64);
+		q8k_avgpool_i8(&p, x, NULL, want);
+		q8k_avgpool_i8_avx512(&p, x, NULL, got);
+		if (memcmp(want, got, ny + 64))
+			fail_msg("avgpool case %d differs (h %d w %d c %d k %dx%d s %dx%d)", n, i[Q8_H],
+			         i[Q8_W], i[Q8_C], i[Q8_KH], i[Q8_KW], i[Q8_SH], i[Q8_SW]);
+		memset(want, 0x5a, ng + 64);
+		memset(got, 0x5a, ng + 64);
+		q8k_gavgpool_i8(&p, x, NULL, want);
+		q8k_gavgpool_i8_avx512(&p, x, NULL, got);
+		if (memcmp(want, got, ng + 64))
+			fail_msg("gavgpool case %d differs (n %d h %d w %d c %d)", n, i[Q8_N], i[Q8_H],
+			         i[Q8_W], i[Q8_C]);
+		free(x);
+		free(want);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_quantize),
 		cmocka_unit_test(test_dequantize),
 		cmocka_unit_test(test_elementwise),
+		cmocka_unit_test(test_avgpool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
