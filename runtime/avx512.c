@@ -158,17 +158,20 @@ X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 		w2 = _mm512_loadu_si512((const void *)(wt + 2 * bs)); \
 		w3 = _mm512_loadu_si512((const void *)(wt + 3 * bs)); \
 	}
+/* row r's accumulators += the 4 activation bytes at p times w0..w3 */
+#define X5_ACC(r, p) { \
+	__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(q8_load4(p, n)), flip); \
+	a##r##0 = _mm512_dpbusd_epi32(a##r##0, xv, w0); \
+	if (NB > 1) \
+		a##r##1 = _mm512_dpbusd_epi32(a##r##1, xv, w1); \
+	if (NB > 2) { \
+		a##r##2 = _mm512_dpbusd_epi32(a##r##2, xv, w2); \
+		a##r##3 = _mm512_dpbusd_epi32(a##r##3, xv, w3); \
+	} \
+}
 #define X5_DOT(r) \
-	if (M > r) { \
-		__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(q8_load4(xp##r + off, n)), flip); \
-		a##r##0 = _mm512_dpbusd_epi32(a##r##0, xv, w0); \
-		if (NB > 1) \
-			a##r##1 = _mm512_dpbusd_epi32(a##r##1, xv, w1); \
-		if (NB > 2) { \
-			a##r##2 = _mm512_dpbusd_epi32(a##r##2, xv, w2); \
-			a##r##3 = _mm512_dpbusd_epi32(a##r##3, xv, w3); \
-		} \
-	}
+	if (M > r) \
+		X5_ACC(r, xp##r + off)
 #define X5_VEC(j) \
 	__mmask16 mask##j = x5_mask(nvalid - 16 * j); \
 	__m512i b##j = _mm512_setzero_si512(); \
@@ -226,14 +229,7 @@ X5_INLINE void x5_tile(const x5_geom *g, int M, int NB, const x5_pix *px, int np
 #define X5_SET(u) { \
 	const int8_t *wt = wq + 64 * u; \
 	X5_WLOAD() \
-	__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(q8_load4(xp + 4 * (k + u), n)), flip); \
-	a##u##0 = _mm512_dpbusd_epi32(a##u##0, xv, w0); \
-	if (NB > 1) \
-		a##u##1 = _mm512_dpbusd_epi32(a##u##1, xv, w1); \
-	if (NB > 2) { \
-		a##u##2 = _mm512_dpbusd_epi32(a##u##2, xv, w2); \
-		a##u##3 = _mm512_dpbusd_epi32(a##u##3, xv, w3); \
-	} \
+	X5_ACC(u, xp + 4 * (k + u)) \
 }
 #define X5_SUM(j) \
 	a0##j = _mm512_add_epi32(_mm512_add_epi32(a0##j, a1##j), _mm512_add_epi32(a2##j, a3##j));
@@ -809,6 +805,7 @@ Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b,
 #undef X5_ROWS
 #undef X5_DECL
 #undef X5_DOT
+#undef X5_ACC
 #undef X5_OUT1
 #undef X5_OUT
 #undef X5_OUTF
