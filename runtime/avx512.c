@@ -636,43 +636,52 @@ X5_INLINE __m512i x5_avg(__m512i s, int32_t n, int32_t zp)
 	return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
 }
 
-/* Average pooling: 16 channels per zmm, the window clipped to the input
-   (as the portable kernel's), an empty window gives the zero point. */
+/* The pools' walk over output pixels: each window clipped to the input
+   (as the portable kernels'), an empty window gives the zero point.  The
+   body runs per STEP channels c with the window [hs, he) x [ws, we) and
+   the pixel's output o; X5_WINDOW visits the window's taps (xs). */
+#define X5_POOL(STEP, ...) \
+	const int32_t *i = p->i; \
+	const int8_t *x = a; \
+	int8_t *y = yy; \
+	int64_t H = i[Q8_H], W = i[Q8_W], C = i[Q8_C], OH = i[Q8_OH], OW = i[Q8_OW]; \
+	for (int64_t n = 0; n < i[Q8_N]; n++) \
+	for (int64_t oh = 0; oh < OH; oh++) \
+	for (int64_t ow = 0; ow < OW; ow++) { \
+		int64_t h0 = oh * i[Q8_SH] - i[Q8_PT], w0 = ow * i[Q8_SW] - i[Q8_PL]; \
+		int64_t hs = h0 < 0 ? 0 : h0, he = h0 + i[Q8_KH] < H ? h0 + i[Q8_KH] : H; \
+		int64_t ws = w0 < 0 ? 0 : w0, we = w0 + i[Q8_KW] < W ? w0 + i[Q8_KW] : W; \
+		int8_t *o = y + ((n * OH + oh) * OW + ow) * C; \
+		if (hs >= he || ws >= we) { \
+			memset(o, (int8_t)i[Q8_AZP], (size_t)C); \
+			continue; \
+		} \
+		for (int64_t c = 0; c < C; c += STEP) { \
+			__VA_ARGS__ \
+		} \
+	}
+#define X5_WINDOW(...) \
+	for (int64_t ih = hs; ih < he; ih++) \
+		for (int64_t iw = ws; iw < we; iw++) { \
+			const int8_t *xs = x + ((n * H + ih) * W + iw) * C + c; \
+			__VA_ARGS__ \
+		}
+
+/* Average pooling: 16 channels per zmm */
 Q8K void q8k_avgpool_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
 {
-	(void)b;
-	const int32_t *i = p->i;
-	const int8_t *x = a;
-	int8_t *y = yy;
-	int64_t H = i[Q8_H], W = i[Q8_W], C = i[Q8_C], OH = i[Q8_OH], OW = i[Q8_OW];
-	int64_t KH = i[Q8_KH], KW = i[Q8_KW];
-	int32_t zp = i[Q8_AZP];
-	if (KH * KW > 65536) {
+	int32_t zp = p->i[Q8_AZP];
+	if ((int64_t)p->i[Q8_KH] * p->i[Q8_KW] > 65536) {
 		q8k_avgpool_i8(p, a, b, yy);
 		return;
 	}
-	for (int64_t n = 0; n < i[Q8_N]; n++)
-		for (int64_t oh = 0; oh < OH; oh++)
-			for (int64_t ow = 0; ow < OW; ow++) {
-				int64_t h0 = oh * i[Q8_SH] - i[Q8_PT], w0 = ow * i[Q8_SW] - i[Q8_PL];
-				int64_t hs = h0 < 0 ? 0 : h0, he = h0 + KH < H ? h0 + KH : H;
-				int64_t ws = w0 < 0 ? 0 : w0, we = w0 + KW < W ? w0 + KW : W;
-				int8_t *o = y + ((n * OH + oh) * OW + ow) * C;
-				if (hs >= he || ws >= we) {
-					memset(o, (int8_t)zp, (size_t)C);
-					continue;
-				}
-				int32_t cnt = (int32_t)((he - hs) * (we - ws));
-				for (int64_t c = 0; c < C; c += 16) {
-					__mmask16 k = x5_mask(C - c > 16 ? 16 : (int)(C - c));
-					__m512i sum = _mm512_set1_epi32(-cnt * zp);
-					for (int64_t ih = hs; ih < he; ih++)
-						for (int64_t iw = ws; iw < we; iw++)
-							sum = _mm512_add_epi32(sum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k,
-								x + ((n * H + ih) * W + iw) * C + c)));
-					_mm_mask_storeu_epi8(o + c, k, _mm512_cvtepi32_epi8(x5_avg(sum, cnt, zp)));
-				}
-			}
+	X5_POOL(16, {
+		int32_t cnt = (int32_t)((he - hs) * (we - ws));
+		__mmask16 k = x5_mask(C - c > 16 ? 16 : (int)(C - c));
+		__m512i sum = _mm512_set1_epi32(-cnt * zp);
+		X5_WINDOW(sum = _mm512_add_epi32(sum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, xs)));)
+		_mm_mask_storeu_epi8(o + c, k, _mm512_cvtepi32_epi8(x5_avg(sum, cnt, zp)));
+	})
 }
 
 /* Global average pooling: 16 channels per zmm over the image */
@@ -769,42 +778,23 @@ Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b,
 	}
 }
 
-/* Max pooling: 64 channels per zmm, the window clipped to the input
-   (as the portable kernel's), an empty window gives the zero point. */
+/* Max pooling: 64 channels per zmm */
 Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
 {
 	(void)b;
-	const int32_t *i = p->i;
-	const int8_t *x = a;
-	int8_t *y = yy;
-	int64_t H = i[Q8_H], W = i[Q8_W], C = i[Q8_C], OH = i[Q8_OH], OW = i[Q8_OW];
-	int64_t KH = i[Q8_KH], KW = i[Q8_KW];
-	for (int64_t n = 0; n < i[Q8_N]; n++)
-		for (int64_t oh = 0; oh < OH; oh++)
-			for (int64_t ow = 0; ow < OW; ow++) {
-				int64_t h0 = oh * i[Q8_SH] - i[Q8_PT], w0 = ow * i[Q8_SW] - i[Q8_PL];
-				int64_t hs = h0 < 0 ? 0 : h0, he = h0 + KH < H ? h0 + KH : H;
-				int64_t ws = w0 < 0 ? 0 : w0, we = w0 + KW < W ? w0 + KW : W;
-				int8_t *o = y + ((n * OH + oh) * OW + ow) * C;
-				if (hs >= he || ws >= we) {
-					memset(o, (int8_t)i[Q8_AZP], (size_t)C);
-					continue;
-				}
-				for (int64_t c = 0; c < C; c += 64) {
-					__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
-					__m512i mx = _mm512_set1_epi8(-128);
-					for (int64_t ih = hs; ih < he; ih++)
-						for (int64_t iw = ws; iw < we; iw++)
-							mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k,
-								x + ((n * H + ih) * W + iw) * C + c));
-					_mm512_mask_storeu_epi8(o + c, k, mx);
-				}
-			}
+	X5_POOL(64, {
+		__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+		__m512i mx = _mm512_set1_epi8(-128);
+		X5_WINDOW(mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs));)
+		_mm512_mask_storeu_epi8(o + c, k, mx);
+	})
 }
 
 #undef X5_ROWS
 #undef X5_DECL
 #undef X5_DOT
+#undef X5_POOL
+#undef X5_WINDOW
 #undef X5_ACC
 #undef X5_OUT1
 #undef X5_OUT
