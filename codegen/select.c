@@ -23,12 +23,13 @@
      an array.  For avx512 B also absorbs -128 * sum(w[c]): vpdpbusd
      multiplies u8 by s8, so the kernel feeds it x ^ 0x80 = x + 128. */
 #include "codegen/lower.h"
+#include "runtime/tile.h"
 
 #include <string.h>
 
 enum {
-	PADBUF = 4096, /* the kernels' stack buffer of pad values (bytes) */
-	DWTAPS = 64,   /* the depthwise kernels' window limit */
+	PADBUF = Q8_PADBUF, /* the kernels' stack buffer of pad values (bytes) */
+	DWTAPS = Q8_DWTAPS, /* the depthwise kernels' window limit */
 	IM2COL = 64,   /* conv2d_i8_im2col_avx512's window limit (bytes) */
 	DWCOLS = 256,  /* the x86 depthwise kernels' column buffer (vectors) */
 };

@@ -24,16 +24,6 @@
 
 #define X2_INLINE static inline __attribute__((always_inline))
 
-/* The shared geometry under this file's names (the depthwise kernel
-   below uses them). */
-typedef q8_geom x2_geom;
-typedef q8_pix x2_pix;
-#define x2_geom_init(g, p, dense) q8_geom_init(g, p, dense, 8)
-
-static inline x2_pix x2_pixel(const x2_geom *g, const int8_t *x, int64_t q)
-{
-	return q8_at(g, x, q).px;
-}
 
 /* rq(x, m, s) as in q8_rq, on 64-bit lanes t = x * m: 64-bit products in even and odd lanes; AVX2 has
    no 64-bit arithmetic shift, so shift (t + 2^63) logically and take
@@ -48,7 +38,7 @@ X2_INLINE __m256i x2_rq64(__m256i t, __m256i r, __m256i lo, __m256i hi)
 }
 
 /* clamp(yzp + rq(acc, m, s), lo, hi) on 8 int32 lanes, stored as nv <= 8 bytes */
-X2_INLINE void x2_store(const x2_geom *g, __m256i acc, __m256i m, __m256i s, int8_t *y, int nv)
+X2_INLINE void x2_store(const q8_geom *g, __m256i acc, __m256i m, __m256i s, int8_t *y, int nv)
 {
 	const __m256i lo = _mm256_set1_epi64x((int64_t)g->lo - g->yzp);
 	const __m256i hi = _mm256_set1_epi64x((int64_t)g->hi - g->yzp);
@@ -90,7 +80,7 @@ X2_INLINE void x2_store(const x2_geom *g, __m256i acc, __m256i m, __m256i s, int
 		x2_store(g, v, mv, sv, y + (int64_t)r * g->oc, nv); \
 	}
 
-X2_INLINE void x2_tile(const x2_geom *g, int M, int NB, const x2_pix *px, int npix,
+X2_INLINE void x2_tile(const q8_geom *g, int M, int NB, const q8_pix *px, int npix,
                        const void *w, const int32_t *b, const int32_t *m,
                        const int32_t *s, const int8_t *pad, int nvalid, int8_t *y)
 {
@@ -139,7 +129,7 @@ typedef struct {
 	int fast;
 } x2_dwq;
 
-X2_INLINE void x2_dwq_init(x2_dwq *q, const x2_geom *g, const int32_t *m, const int32_t *s, int nv)
+X2_INLINE void x2_dwq_init(x2_dwq *q, const q8_geom *g, const int32_t *m, const int32_t *s, int nv)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
 	const __m256i lo32 = _mm256_set1_epi64x(0xffffffff), one64 = _mm256_set1_epi64x(1);
@@ -227,7 +217,7 @@ X2_INLINE void x2_dwt(int PAIR, int TAIL, __m256i *T, int iw0, int n, int w,
 
 /* n output pixels of one row, 8 channels (nv valid), from T.  K3: two
    row groups and kw == 3 (3x3 and 4x3 windows), 6 weights in registers. */
-X2_INLINE void x2_dwrow(int FAST, int K3, const x2_geom *g, const __m256i *T, int tcols, int ng,
+X2_INLINE void x2_dwrow(int FAST, int K3, const q8_geom *g, const __m256i *T, int tcols, int ng,
                         const int16_t *wb, const int32_t *b, const x2_dwq *q, int n,
                         int8_t *y, int nv)
 {
@@ -270,7 +260,7 @@ X2_INLINE void x2_dwrow(int FAST, int K3, const x2_geom *g, const __m256i *T, in
 }
 
 #define X2_DWROW(F, K) \
-	static __attribute__((noinline)) void x2_dwrow_##F##K(const x2_geom *g, const __m256i *T, \
+	static __attribute__((noinline)) void x2_dwrow_##F##K(const q8_geom *g, const __m256i *T, \
 		int tcols, int ng, const int16_t *wb, const int32_t *b, const x2_dwq *q, int n, \
 		int8_t *y, int nv) \
 	{ \
@@ -285,8 +275,8 @@ X2_DWROW(0, 0)
 Q8K void q8k_dwconv_i8_avx2(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
-	x2_geom gg, *g = &gg;
-	x2_geom_init(g, p, 0);
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, 0, 8);
 	const int8_t *x = a;
 	const int16_t *w = p->p[Q8P_W];
 	int8_t *y = yy;

@@ -25,14 +25,6 @@
 
 #define X5_INLINE static inline __attribute__((always_inline))
 
-/* The shared geometry under this file's names (the depthwise kernel
-   below uses them). */
-typedef q8_geom x5_geom;
-typedef q8_pix x5_pix;
-typedef q8_it x5_it;
-#define x5_geom_init(g, p, dense) q8_geom_init(g, p, dense, 16)
-#define x5_at q8_at
-#define x5_step q8_step
 
 /* rq(acc, m, s) of q8_rq on 16 lanes, clamped to [lo, hi] in 64 bits
    before narrowing (equal to saturating first, then clamping) */
@@ -54,7 +46,7 @@ X5_INLINE __m512i x5_rqc(__m512i acc, __m512i m, __m512i s, int64_t lo64, int64_
 
 
 /* y = clamp(yzp + rq(acc, m, s), lo, hi) on 16 lanes */
-X5_INLINE __m512i x5_rq(__m512i acc, __m512i m, __m512i s, const x5_geom *g)
+X5_INLINE __m512i x5_rq(__m512i acc, __m512i m, __m512i s, const q8_geom *g)
 {
 	__m512i v = x5_rqc(acc, m, s, (int64_t)g->lo - g->yzp, (int64_t)g->hi - g->yzp);
 	return _mm512_add_epi32(v, _mm512_set1_epi32(g->yzp));
@@ -87,7 +79,7 @@ typedef struct {
    decides alike; m = 0 gives 0 either way), then
    u = (t << L) + 2^(R+L-1) with L = max(32 - R, 0) fits in 63 bits and
    rq = hi32(u) >> max(R - 32, 0), within int32: no saturation left. */
-X5_INLINE void x5_dwq_init(x5_dwq *q, const x5_geom *g, const int32_t *m, const int32_t *s,
+X5_INLINE void x5_dwq_init(x5_dwq *q, const q8_geom *g, const int32_t *m, const int32_t *s,
                            __mmask16 valid)
 {
 	const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
@@ -201,7 +193,21 @@ X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 #define X5_OUT(r) X5_OUTF(r, 1)
 #define X5_OUTG(r) X5_OUTF(r, 0)
 
-X5_INLINE void x5_tile(const x5_geom *g, int M, int NB, const x5_pix *px, int npix,
+/* requantize and store rows 0..M-1 of the accumulators: the 32-bit
+   path when every block allows it */
+#define X5_STORE \
+	int fast = 1; \
+	X5_VEC(0) \
+	X5_VEC(1) \
+	X5_VEC(2) \
+	X5_VEC(3) \
+	if (fast) { \
+		X5_ROWS(X5_OUT) \
+	} else { \
+		X5_ROWS(X5_OUTG) \
+	}
+
+X5_INLINE void x5_tile(const q8_geom *g, int M, int NB, const q8_pix *px, int npix,
                        const void *w, const int32_t *b, const int32_t *m,
                        const int32_t *s, const int8_t *pad, int nvalid, int8_t *y)
 {
@@ -209,16 +215,7 @@ X5_INLINE void x5_tile(const x5_geom *g, int M, int NB, const x5_pix *px, int np
 	X5_ROWS(X5_DECL)
 	int64_t bs = (int64_t)g->taps * g->nk * 64; /* bytes between blocks */
 	Q8_TILE_LOOP(X5_ROWS, int8_t, 64, X5_WLOAD, X5_DOT)
-	int fast = 1;
-	X5_VEC(0)
-	X5_VEC(1)
-	X5_VEC(2)
-	X5_VEC(3)
-	if (fast) {
-		X5_ROWS(X5_OUT)
-	} else {
-		X5_ROWS(X5_OUTG)
-	}
+	X5_STORE
 }
 
 /* One pixel: the single-pixel tails and batch-1 dense layers.  With one
@@ -234,13 +231,13 @@ X5_INLINE void x5_tile(const x5_geom *g, int M, int NB, const x5_pix *px, int np
 #define X5_SUM(j) \
 	a0##j = _mm512_add_epi32(_mm512_add_epi32(a0##j, a1##j), _mm512_add_epi32(a2##j, a3##j));
 
-X5_INLINE void x5_one(const x5_geom *g, int NB, const x5_pix *px, int npix, const void *w,
+X5_INLINE void x5_one(const q8_geom *g, int NB, const q8_pix *px, int npix, const void *w,
                       const int32_t *b, const int32_t *m, const int32_t *s, const int8_t *pad,
                       int nvalid, int8_t *y)
 {
 	const int M = 1;
 	const __m512i flip = _mm512_set1_epi32((int)0x80808080);
-	X5_DECL(0) X5_DECL(1) X5_DECL(2) X5_DECL(3)
+	X5_ROWS(X5_DECL) /* rows 0-3 are the sets; X5_STORE stores row 0 */
 	int64_t bs = (int64_t)g->taps * g->nk * 64;
 	int full = g->cg / 4, rem = g->cg % 4;
 	for (int ky = 0, t = 0; ky < g->kh; ky++)
@@ -263,16 +260,7 @@ X5_INLINE void x5_one(const x5_geom *g, int NB, const x5_pix *px, int npix, cons
 		}
 	}
 	X5_SUM(0) X5_SUM(1) X5_SUM(2) X5_SUM(3)
-	int fast = 1;
-	X5_VEC(0)
-	X5_VEC(1)
-	X5_VEC(2)
-	X5_VEC(3)
-	if (fast) {
-		X5_OUT(0)
-	} else {
-		X5_OUTG(0)
-	}
+	X5_STORE
 }
 
 Q8_SHAPE(x5_tile_6_4, x5_tile, 6, 4)
@@ -328,7 +316,7 @@ enum { X5_IM2COL = 64 };
    AMD): the zeros they write past a piece are overwritten by the next
    piece, or lie past K, where the row must be zero.  So each row has 64
    bytes of slack. */
-static void x5_patch(const x5_geom *g, x5_pix px, int8_t azp, int8_t *row)
+static void x5_patch(const q8_geom *g, q8_pix px, int8_t azp, int8_t *row)
 {
 	int rowb = g->kw * g->c;
 	if (g->dw == 1 && px.ih >= 0 && px.ih + (g->kh - 1) * g->dh < g->h && px.iw >= 0 &&
@@ -358,14 +346,14 @@ static void x5_patch(const x5_geom *g, x5_pix px, int8_t azp, int8_t *row)
 Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
-	x5_geom gg, *g = &gg;
-	x5_geom_init(g, p, 0);
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, 0, 16);
 	const int8_t *x = a;
 	int8_t *y = yy;
 	int K = g->taps * g->c, Kp = (K + 3) / 4 * 4;
 	if (K > X5_IM2COL || g->cg != g->c)
 		return; /* select.c never picks this kernel then */
-	x5_geom d = *g; /* the rows of windows as a dense layer */
+	q8_geom d = *g; /* the rows of windows as a dense layer */
 	d.h = d.w = d.oh = d.ow = d.kh = d.kw = d.sh = d.sw = d.dh = d.dw = 1;
 	d.pt = d.pl = 0;
 	d.taps = 1;
@@ -374,19 +362,19 @@ Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const vo
 	const int8_t *w = p->p[Q8P_W];
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
 	_Alignas(64) int8_t buf[12][X5_IM2COL + 64];
-	x5_pix px[12];
+	q8_pix px[12];
 	int64_t bstride = (int64_t)d.nk * 64;
 	if (g->pixels <= 0)
 		return;
-	x5_it it = x5_at(g, x, 0);
+	q8_it it = q8_at(g, x, 0);
 	for (int64_t q = 0; q < g->pixels; q += 12) {
 		int np = g->pixels - q < 12 ? (int)(g->pixels - q) : 12;
 		for (int r = 0; r < 12; r++) {
 			if (r < np) {
 				x5_patch(g, it.px, (int8_t)p->i[Q8_AZP], buf[r]);
-				x5_step(g, &it);
+				q8_step(g, &it);
 			}
-			px[r] = (x5_pix){ buf[r < np ? r : 0], 0, 0 };
+			px[r] = (q8_pix){ buf[r < np ? r : 0], 0, 0 };
 		}
 		for (int ob = 0; ob < g->nob;) {
 			int left = g->nob - ob, nb = left >= 4 ? 4 : left >= 2 ? 2 : 1;
@@ -461,7 +449,7 @@ X5_INLINE void x5_dwt(int NR, int TAIL, __m512i *T, int iw0, int n, int w,
 
 /* n output pixels of one row (ys bytes apart), 16 channels, from T.
    K3: one row group and kw == 3, the 3 weights held in registers. */
-X5_INLINE void x5_dwrow(int FAST, int K3, const x5_geom *g, const __m512i *T, int tcols, int ng,
+X5_INLINE void x5_dwrow(int FAST, int K3, const q8_geom *g, const __m512i *T, int tcols, int ng,
                         const int8_t *wb, const int32_t *b, const x5_dwq *q, int n,
                         int8_t *y, __mmask16 kc)
 {
@@ -491,7 +479,7 @@ X5_INLINE void x5_dwrow(int FAST, int K3, const x5_geom *g, const __m512i *T, in
 
 /* one function per variant, so that each gets its own registers */
 #define X5_DWROW(F, K) \
-	static __attribute__((noinline)) void x5_dwrow_##F##K(const x5_geom *g, const __m512i *T, \
+	static __attribute__((noinline)) void x5_dwrow_##F##K(const q8_geom *g, const __m512i *T, \
 		int tcols, int ng, const int8_t *wb, const int32_t *b, const x5_dwq *q, int n, \
 		int8_t *y, __mmask16 kc) \
 	{ \
@@ -506,8 +494,8 @@ X5_DWROW(0, 0)
 Q8K void q8k_dwconv_i8_avx512(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
-	x5_geom gg, *g = &gg;
-	x5_geom_init(g, p, 0);
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, 0, 16);
 	const int8_t *x = a, *w = p->p[Q8P_W];
 	int8_t *y = yy;
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
@@ -800,6 +788,7 @@ Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b,
 #undef X5_OUT
 #undef X5_OUTF
 #undef X5_OUTG
+#undef X5_STORE
 #undef X5_VEC
 #undef X5_WLOAD
 #undef X5_DW

@@ -111,13 +111,6 @@ Q8_HELPER void q8_step(const q8_geom *g, q8_it *it)
 	}
 }
 
-Q8_HELPER void q8_pixels(const q8_geom *g, const int8_t *x, int64_t q, int cnt, q8_pix *px)
-{
-	q8_it it = q8_at(g, x, q);
-	for (int r = 0; r < cnt; r++, q8_step(g, &it))
-		px[r] = it.px;
-}
-
 /* the C bytes tap (ky, kx) of the window reads, or pad outside the image */
 Q8_HELPER const int8_t *q8_tap(const q8_geom *g, q8_pix px, int ky, int kx, const int8_t *pad)
 {
@@ -257,13 +250,17 @@ Q8_HELPER void q8_block_run(const q8_geom *g, const q8_block *bk, const int8_t *
 {
 	const q8_shape *k = bk->k;
 	q8_pix px[Q8_TILE_M];
+	if (g->pixels <= 0)
+		return;
+	q8_it it = q8_at(g, x, 0); /* one walk: no division per tile */
 	int64_t q = 0;
 	for (; q + k->m <= g->pixels; q += k->m) {
-		q8_pixels(g, x, q, k->m, px);
+		for (int r = 0; r < k->m; r++, q8_step(g, &it))
+			px[r] = it.px;
 		k->many(g, px, k->m, bk->w, bk->b, bk->m, bk->s, bk->pad, bk->nvalid, y + q * g->oc);
 	}
-	for (; q < g->pixels; q++) {
-		q8_pixels(g, x, q, 1, px);
+	for (; q < g->pixels; q++, q8_step(g, &it)) {
+		px[0] = it.px;
 		k->one(g, px, 1, bk->w, bk->b, bk->m, bk->s, bk->pad, bk->nvalid, y + q * g->oc);
 	}
 }
