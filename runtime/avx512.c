@@ -343,6 +343,92 @@ static void x5_patch(const q8_geom *g, q8_pix px, int8_t azp, int8_t *row)
 		}
 }
 
+/* The same windows gathered in registers, when a window row holds at
+   least 3 bytes (kw x C >= 3: then the 4 window bytes of a group lie in
+   at most 2 window rows) and one pixel's window row fits a zmm.  Per
+   output row and run of P <= 16 pixels, each window row's input bytes
+   are loaded once (the zero point outside the image), and for each
+   group of 4 window bytes one vpermi2b over the group's 2 rows puts the
+   group of pixel p in lane p.  Each pixel then broadcasts its lane into
+   one vpdpbusd per group.  W, bias and requantization as im2col's.
+   vpermi2b is AVX512-VBMI, which some VNNI CPUs (Cascade Lake) lack: the
+   function is built for it whatever the flags, and runs only when the
+   CPU has it. */
+static int x5_gather_ok(const q8_geom *g)
+{
+	return g->kw * g->c >= 3 && ((g->kw - 1) * g->dw + 1) * g->c <= 64 &&
+	       __builtin_cpu_supports("avx512vbmi");
+}
+
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+static void x5_gather(const q8_geom *g, const q8_params *p, const int8_t *x, int8_t *y)
+{
+	enum { ROWS = X5_IM2COL / 3 + 2 };
+	int C = g->c, K = g->taps * C, ng = (K + 3) / 4, rowb = g->kw * C;
+	int P = 1 + (64 - ((g->kw - 1) * g->dw + 1) * C) / (g->sw * C);
+	P = P > 16 ? 16 : P;
+	_Alignas(64) uint8_t idx[X5_IM2COL / 4][64];
+	int top[X5_IM2COL / 4]; /* a group's first window row */
+	for (int j = 0; j < ng; j++) {
+		top[j] = 4 * j / rowb;
+		for (int q = 0; q < 64; q++) {
+			int k = 4 * j + q % 4, l = q / 4, ky = k / rowb, r = k % rowb;
+			idx[j][q] = (uint8_t)(k < K && l < P
+				? (ky - top[j]) * 64 + (l * g->sw + r / C * g->dw) * C + r % C : 0);
+		}
+	}
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	const __m512i padv = _mm512_set1_epi8((char)p->i[Q8_AZP]);
+	const int8_t *w = p->p[Q8P_W];
+	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int64_t n = p->i[Q8_N];
+	for (int ob = 0; ob < g->nob; ob++) {
+		__mmask16 kc = x5_mask(g->ocg - 16 * ob);
+		const int8_t *wb = w + (int64_t)ob * ng * 64;
+		__m512i bias = _mm512_loadu_si512((const void *)(b + 16 * ob));
+		__m512i mv = _mm512_loadu_si512((const void *)(m + 16 * ob));
+		__m512i sv = _mm512_loadu_si512((const void *)(s + 16 * ob));
+		x5_dwq q;
+		x5_dwq_init(&q, g, m + 16 * ob, s + 16 * ob, kc);
+		for (int64_t i = 0; i < n; i++)
+		for (int oy = 0; oy < g->oh; oy++)
+		for (int ox = 0; ox < g->ow; ox += P) {
+			int np = g->ow - ox < P ? g->ow - ox : P;
+			int iw = ox * g->sw - g->pl;
+			/* the bytes of columns [0, w) among the 64 from column iw */
+			int64_t lb = iw < 0 ? (int64_t)-iw * C : 0, hb = ((int64_t)g->w - iw) * C;
+			hb = hb > 64 ? 64 : hb;
+			__mmask64 in = lb >= hb ? 0 : (~(__mmask64)0 >> (64 - (hb - lb))) << lb;
+			__m512i row[ROWS];
+			for (int ky = 0; ky < g->kh; ky++) {
+				int ih = oy * g->sh - g->pt + ky * g->dh;
+				row[ky] = padv;
+				if (ih >= 0 && ih < g->h && in) {
+					/* the masked-off bytes are never read: the address is formed
+					   as an integer because it may lie before the tensor */
+					uintptr_t a = (uintptr_t)(x + ((i * g->h + ih) * g->w) * C) + (uintptr_t)((int64_t)iw * C);
+					row[ky] = _mm512_mask_loadu_epi8(padv, in, (const void *)a);
+				}
+				row[ky] = _mm512_xor_si512(row[ky], flip);
+			}
+			row[g->kh] = row[g->kh - 1];
+			_Alignas(64) int32_t gr[X5_IM2COL / 4][16];
+			for (int j = 0; j < ng; j++)
+				_mm512_store_si512((void *)gr[j], _mm512_permutex2var_epi8(row[top[j]],
+					_mm512_load_si512((const void *)idx[j]), row[top[j] + 1]));
+			int8_t *yo = y + (((i * g->oh + oy) * g->ow + ox) * g->oc) + 16 * ob;
+			for (int l = 0; l < np; l++) {
+				__m512i acc = bias;
+				for (int j = 0; j < ng; j++)
+					acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(gr[j][l]),
+					                          _mm512_loadu_si512((const void *)(wb + 64 * j)));
+				__m512i r = q.fast ? x5_dwrq(1, &q, acc) : x5_rq(acc, mv, sv, g);
+				_mm_mask_storeu_epi8(yo + (int64_t)l * g->oc, kc, _mm512_cvtepi32_epi8(r));
+			}
+		}
+	}
+}
+
 Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
@@ -353,6 +439,10 @@ Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const vo
 	int K = g->taps * g->c, Kp = (K + 3) / 4 * 4;
 	if (K > X5_IM2COL || g->cg != g->c)
 		return; /* select.c never picks this kernel then */
+	if (x5_gather_ok(g)) {
+		x5_gather(g, p, x, y);
+		return;
+	}
 	q8_geom d = *g; /* the rows of windows as a dense layer */
 	d.h = d.w = d.oh = d.ow = d.kh = d.kw = d.sh = d.sw = d.dh = d.dw = 1;
 	d.pt = d.pl = 0;

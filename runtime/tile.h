@@ -29,6 +29,7 @@ enum {
 	Q8_PADBUF = 4096, /* a window's pad row: select.c keeps C / G within it */
 	Q8_DWTAPS = 64,   /* the depthwise kernels' window limit (select.c too) */
 	Q8_TILE_M = 16,   /* the most pixels in a tile */
+	Q8_PADCOPY = 16384, /* q8_padcopy's limit, bytes of stack */
 };
 
 typedef struct {
@@ -265,6 +266,40 @@ Q8_HELPER void q8_block_run(const q8_geom *g, const q8_block *bk, const int8_t *
 	}
 }
 
+/* A padded layer's border tiles test their taps (mode 1), which costs
+   as much as the dot products when C is small.  So a layer whose padded
+   input fits Q8_PADCOPY bytes runs on a copy of it with the border
+   filled with the zero point: every window then lies inside (mode 2).
+   Returns the input to use, x or buf, and adjusts g to it. */
+Q8_HELPER const int8_t *q8_padcopy(q8_geom *g, const q8_params *p, const int8_t *x, int8_t *buf)
+{
+	int64_t n = p->i[Q8_N];
+	int64_t hh = (int64_t)(g->oh - 1) * g->sh + (int64_t)(g->kh - 1) * g->dh + 1;
+	int64_t ww = (int64_t)(g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw + 1;
+	int64_t H = g->pt + g->h > hh ? g->pt + g->h : hh, W = g->pl + g->w > ww ? g->pl + g->w : ww;
+	if ((g->pt == 0 && g->pl == 0 && H == g->h && W == g->w) || g->pixels <= 0 ||
+	    n * H * W * g->c > Q8_PADCOPY)
+		return x;
+	int8_t azp = (int8_t)p->i[Q8_AZP];
+	int64_t C = g->c, row = (int64_t)g->w * C;
+	int8_t *o = buf;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t r = 0; r < H; r++, o += W * C) {
+			int64_t ih = r - g->pt;
+			if (ih < 0 || ih >= g->h) {
+				memset(o, azp, (size_t)(W * C));
+				continue;
+			}
+			memset(o, azp, (size_t)(g->pl * C));
+			memcpy(o + g->pl * C, x + (i * g->h + ih) * row, (size_t)row);
+			memset(o + g->pl * C + row, azp, (size_t)((W - g->pl - g->w) * C));
+		}
+	g->h = (int)H;
+	g->w = (int)W;
+	g->pt = g->pl = 0;
+	return buf;
+}
+
 /* conv2d_i8 / dense_i8: weights packed W[g][ob][tap][kgrp][L][4] with
    kb bytes per [L][4] block, B/MULT/SHIFT [g][nob * L] (select.c). */
 Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int dense, int L,
@@ -272,6 +307,8 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 {
 	q8_geom gg, *g = &gg;
 	q8_geom_init(g, p, dense, L);
+	int8_t copy[Q8_PADCOPY];
+	x = q8_padcopy(g, p, x, copy);
 	int8_t pad[Q8_PADBUF];
 	if (g->cg <= Q8_PADBUF)
 		memset(pad, (int8_t)p->i[Q8_AZP], (size_t)g->cg);

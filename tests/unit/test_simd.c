@@ -246,6 +246,9 @@ static void run_fixed(TargetKind tk, const char *sfx)
 		{ 7, 13, 128, 128, 1, 1 }, { 6, 6, 64, 64, 3, 64 }, { 10, 3, 33, 33, 5, 33 },
 		{ 5, 5, 48, 96, 3, 2 }, { 13, 7, 100, 48, 1, 1 }, { 4, 4, 8, 200, 3, 1 },
 		{ 10, 10, 16, 16, 9, 16 }, /* depthwise with 81 taps: the general kernel */
+		/* padded inputs above Q8_PADCOPY: the tiles test their taps
+		   (mode 1), and more than 64 taps their coordinates (mode 0) */
+		{ 40, 40, 16, 32, 3, 1 }, { 30, 31, 24, 20, 3, 1 }, { 46, 46, 8, 8, 9, 1 },
 	};
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		const int *sh = shapes[i];
@@ -350,6 +353,38 @@ static void test_fallback(void **state)
 		select_kernel(&t, &p, &st);
 		assert_string_equal(st.kernel, pad ? "conv2d_i8" : "conv2d_i8_avx512");
 		arena_reset();
+	}
+}
+
+/* Few input channels (C < 4), the im2col kernel's: windows gathered in
+   registers when kw x C >= 3 (and the CPU has VBMI), else copied.  Rows
+   wide enough for several runs of 16 pixels and a tail, windows up to
+   5x5, every stride, dilation and pad, several blocks of outputs. */
+static void test_small_c(void **state)
+{
+	(void)state;
+	need(TG_X86_64_AVX512);
+	for (int i = 0; i < 800; i++) {
+		Case k = { .n = rnd(1, 2), .h = rnd(1, 12), .w = rnd(1, 45), .c = rnd(1, 3),
+		           .kh = rnd(1, 5), .kw = rnd(1, 5), .sh = rnd(1, 3), .sw = rnd(1, 3),
+		           .dh = rnd(1, 2), .dw = rnd(1, 2), .groups = 1, .azp = rnd(-128, 127),
+		           .yzp = rnd(-128, 127), .edges = true };
+		while (k.kh * k.kw * k.c > 64)
+			k.kh--;
+		k.pt = rnd(0, 2), k.pl = rnd(0, 2), k.pb = rnd(0, 2), k.pr = rnd(0, 2);
+		while (k.h + k.pt + k.pb < k.dh * (k.kh - 1) + 1)
+			k.pb++;
+		while (k.w + k.pl + k.pr < k.dw * (k.kw - 1) + 1)
+			k.pr++;
+		k.oc = rnd(1, 40);
+		k.nrq = rnd(0, 3) ? k.oc : 1;
+		k.nobias = rnd(0, 5) == 0;
+		k.lo = rnd(0, 1) ? -128 : rnd(-128, 0);
+		k.hi = rnd(0, 1) ? 127 : rnd(k.lo, 127);
+		Data d;
+		make(&d, &k);
+		run_case(TG_X86_64_AVX512, "im2col_avx512", &d);
+		drop(&d);
 	}
 }
 
@@ -495,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_oracle),
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_fallback),
+		cmocka_unit_test(test_small_c),
 		cmocka_unit_test(test_avx2),
 		cmocka_unit_test(test_avx512),
 		cmocka_unit_test(test_dw_select),
