@@ -115,33 +115,67 @@ X5_INLINE void x5_dwq_init(x5_dwq *q, const q8_geom *g, const int32_t *m, const 
 	q->yhi = _mm512_set1_epi32(g->hi - g->yzp);
 }
 
+/* yzp + rq(acc) on 16 lanes, fast path, unclamped (within int32: see
+   x5_dwq_init) */
+X5_INLINE __m512i x5_dwrqn(const x5_dwq *q, __m512i acc)
+{
+	__m512i te = _mm512_mul_epi32(acc, q->m);
+	__m512i to = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mo);
+	/* the high halves: te's in the even lanes, to's in the odd ones */
+	__m512i h = _mm512_mask_shuffle_epi32(to, 0x5555, te, _MM_PERM_CDAB);
+	return _mm512_srav_epi32(_mm512_add_epi32(h, q->c), q->k);
+}
+
 /* clamp(yzp + rq(acc), lo, hi) on 16 lanes */
 X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 {
-	if (!FAST)
-		acc = _mm512_min_epi32(_mm512_max_epi32(acc, q->lc), q->hc);
-	__m512i te = _mm512_mul_epi32(acc, q->m);
-	__m512i to = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mo);
-	if (!FAST) {
-		te = _mm512_add_epi64(_mm512_sllv_epi64(te, q->le), q->re);
-		to = _mm512_add_epi64(_mm512_sllv_epi64(to, q->lo), q->ro);
-	}
-	/* the high halves: te's in the even lanes, to's in the odd ones */
-	__m512i h = _mm512_mask_shuffle_epi32(to, 0x5555, te, _MM_PERM_CDAB);
 	if (FAST)
-		h = _mm512_add_epi32(h, q->c);
+		return _mm512_min_epi32(_mm512_max_epi32(x5_dwrqn(q, acc), q->ylo), q->yhi);
+	acc = _mm512_min_epi32(_mm512_max_epi32(acc, q->lc), q->hc);
+	__m512i te = _mm512_sllv_epi64(_mm512_mul_epi32(acc, q->m), q->le);
+	__m512i to = _mm512_sllv_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mo), q->lo);
+	te = _mm512_add_epi64(te, q->re);
+	to = _mm512_add_epi64(to, q->ro);
+	__m512i h = _mm512_mask_shuffle_epi32(to, 0x5555, te, _MM_PERM_CDAB);
 	h = _mm512_min_epi32(_mm512_max_epi32(_mm512_srav_epi32(h, q->k), q->ylo), q->yhi);
-	return FAST ? h : _mm512_add_epi32(h, q->yzp);
+	return _mm512_add_epi32(h, q->yzp);
 }
 
+/* Two or four blocks of one pixel (v0..v3, unclamped, in int32) narrowed
+   together and stored as 32 or 64 contiguous bytes (k: the valid ones):
+   two saturating packs (saturating to [-128, 127], then clamping to
+   [lo, hi] in bytes, equals clamping in int32 first), then one permute
+   that puts the dwords back in channel order (after the packs, dword
+   4L + j holds channels 4L..4L+3 of block j). */
+X5_INLINE void x5_pack(int NB, int8_t *y, __mmask64 k, __m512i v0, __m512i v1, __m512i v2,
+                       __m512i v3, __m512i lo8, __m512i hi8)
+{
+	const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+	__m512i p01 = _mm512_packs_epi32(v0, v1), p23 = NB > 2 ? _mm512_packs_epi32(v2, v3) : p01;
+	__m512i r = _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(p01, p23));
+	r = _mm512_min_epi8(_mm512_max_epi8(r, lo8), hi8);
+	if (NB > 2)
+		_mm512_mask_storeu_epi8(y, k, r);
+	else
+		_mm256_mask_storeu_epi8(y, (__mmask32)k, _mm512_castsi512_si256(r));
+}
 
 /* One tile: M output pixels x NB blocks of 16 channels (NB 1, 2 or 4).
    M and NB are constants at every call; the accumulators are named
    variables (aRJ) behind constant guards rather than an array, so that
    both gcc and clang keep all of them in registers. */
 #define X5_ROWS(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+/* the accumulators start at the blocks' biases */
+#define X5_BIAS \
+	__m512i b0 = _mm512_loadu_si512((const void *)b), b1 = b0, b2 = b0, b3 = b0; \
+	if (NB > 1) \
+		b1 = _mm512_loadu_si512((const void *)(b + 16)); \
+	if (NB > 2) { \
+		b2 = _mm512_loadu_si512((const void *)(b + 32)); \
+		b3 = _mm512_loadu_si512((const void *)(b + 48)); \
+	}
 #define X5_DECL(r) \
-	__m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0;
+	__m512i a##r##0 = b0, a##r##1 = b1, a##r##2 = b2, a##r##3 = b3;
 #define X5_WLOAD() \
 	__m512i w0 = _mm512_loadu_si512((const void *)wt), w1 = w0, w2 = w0, w3 = w0; \
 	if (NB > 1) \
@@ -166,10 +200,8 @@ X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 		X5_ACC(r, xp##r + off)
 #define X5_VEC(j) \
 	__mmask16 mask##j = x5_mask(nvalid - 16 * j); \
-	__m512i b##j = _mm512_setzero_si512(); \
 	x5_dwq q##j; \
 	if (NB > j) { \
-		b##j = _mm512_loadu_si512((const void *)(b + 16 * j)); \
 		x5_dwq_init(&q##j, g, m + 16 * j, s + 16 * j, mask##j); \
 		fast &= q##j.fast; \
 	}
@@ -177,8 +209,8 @@ X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
    needs no multiplier range), else x5_rq in 64 bits */
 #define X5_OUT1(r, j, F) \
 	_mm_mask_storeu_epi8(y + (int64_t)r * g->oc + 16 * j, mask##j, _mm512_cvtepi32_epi8(F \
-		? x5_dwrq(1, &q##j, _mm512_add_epi32(a##r##j, b##j)) \
-		: x5_rq(_mm512_add_epi32(a##r##j, b##j), _mm512_loadu_si512((const void *)(m + 16 * j)), \
+		? x5_dwrq(1, &q##j, a##r##j) \
+		: x5_rq(a##r##j, _mm512_loadu_si512((const void *)(m + 16 * j)), \
 		        _mm512_loadu_si512((const void *)(s + 16 * j)), g)));
 #define X5_OUTF(r, F) \
 	if (M > r && npix > r) { \
@@ -190,13 +222,24 @@ X5_INLINE __m512i x5_dwrq(int FAST, const x5_dwq *q, __m512i acc)
 			X5_OUT1(r, 3, F) \
 		} \
 	}
-#define X5_OUT(r) X5_OUTF(r, 1)
+/* the fast path: NB 2 and 4 through x5_pack */
+#define X5_OUT(r) \
+	if (M > r && npix > r) { \
+		if (NB == 1) \
+			X5_OUT1(r, 0, 1) \
+		else \
+			x5_pack(NB, y + (int64_t)r * g->oc, kall, x5_dwrqn(&q0, a##r##0), \
+			        x5_dwrqn(&q1, a##r##1), NB > 2 ? x5_dwrqn(&q2, a##r##2) : a##r##2, \
+			        NB > 2 ? x5_dwrqn(&q3, a##r##3) : a##r##3, lo8, hi8); \
+	}
 #define X5_OUTG(r) X5_OUTF(r, 0)
 
 /* requantize and store rows 0..M-1 of the accumulators: the 32-bit
    path when every block allows it */
 #define X5_STORE \
 	int fast = 1; \
+	__mmask64 kall = nvalid >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << nvalid) - 1; \
+	const __m512i lo8 = _mm512_set1_epi8((char)g->lo), hi8 = _mm512_set1_epi8((char)g->hi); \
 	X5_VEC(0) \
 	X5_VEC(1) \
 	X5_VEC(2) \
@@ -212,6 +255,7 @@ X5_INLINE void x5_tile(const q8_geom *g, int M, int NB, const q8_pix *px, int np
                        const int32_t *s, const int8_t *pad, int nvalid, int8_t *y)
 {
 	const __m512i flip = _mm512_set1_epi32((int)0x80808080);
+	X5_BIAS
 	X5_ROWS(X5_DECL)
 	int64_t bs = (int64_t)g->taps * g->nk * 64; /* bytes between blocks */
 	Q8_TILE_LOOP(X5_ROWS, int8_t, 64, X5_WLOAD, X5_DOT)
@@ -228,6 +272,7 @@ X5_INLINE void x5_tile(const q8_geom *g, int M, int NB, const q8_pix *px, int np
 	X5_WLOAD() \
 	X5_ACC(u, xp + 4 * (k + u)) \
 }
+#define X5_ZERO(r) a##r##0 = a##r##1 = a##r##2 = a##r##3 = _mm512_setzero_si512();
 #define X5_SUM(j) \
 	a0##j = _mm512_add_epi32(_mm512_add_epi32(a0##j, a1##j), _mm512_add_epi32(a2##j, a3##j));
 
@@ -237,7 +282,9 @@ X5_INLINE void x5_one(const q8_geom *g, int NB, const q8_pix *px, int npix, cons
 {
 	const int M = 1;
 	const __m512i flip = _mm512_set1_epi32((int)0x80808080);
+	X5_BIAS
 	X5_ROWS(X5_DECL) /* rows 0-3 are the sets; X5_STORE stores row 0 */
+	X5_ZERO(1) X5_ZERO(2) X5_ZERO(3) /* the bias once, in set 0 */
 	int64_t bs = (int64_t)g->taps * g->nk * 64;
 	int full = g->cg / 4, rem = g->cg % 4;
 	for (int ky = 0, t = 0; ky < g->kh; ky++)
@@ -280,6 +327,7 @@ X5_ONE(1)
 #undef X5_ONE
 #undef X5_SET
 #undef X5_SUM
+#undef X5_ZERO
 
 /* 4 blocks (64 channels) x 6 pixels is 24 accumulators, 4 weights,
    the activation and the flip constant: 30 of the 32 zmm registers */
@@ -786,10 +834,26 @@ Q8K void q8k_gavgpool_i8_avx512(const q8_params *p, const void *a, const void *b
 		}
 }
 
+/* rq(x, m, s) on 16 lanes when R = 31 - s is in [32, 62] and |x| <
+   2^28: |x * m| < 2^59 and the result, below 2^27, needs no saturation.
+   The even lanes' result is the low half of (x*m + 2^(R-1)) >> R, the
+   odd lanes' the high half of the same shifted by R - 32 (shifts given
+   as counts in re and ro). */
+X5_INLINE __m512i x5_rqw(__m512i x, __m512i m, __m512i rnd, __m128i re, __m128i ro)
+{
+	__m512i te = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), rnd), re);
+	__m512i to = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), m);
+	to = _mm512_sra_epi64(_mm512_add_epi64(to, rnd), ro);
+	return _mm512_mask_blend_epi32(0xaaaa, te, to);
+}
+
 /* qadd / qsub as ref.c's addsub_i8 on 16 lanes: each operand to the
    common scale with 20 bits of headroom, the sum (it fits in int32 with
-   that headroom, as in ref.c), then to the output.  An operand broadcast
-   along channels or a scalar one goes the portable way. */
+   that headroom, as in ref.c), then to the output.  fixedpoint.c makes
+   m0, m1 <= 1/2 and m2 = 2 max(sa, sb) / (2^20 sy), so R >= 32 for all
+   three in practice: then x5_rqw (the operands are below 2^28, the sum
+   below 2^28); otherwise x5_rqc, with its saturation.  An operand
+   broadcast along channels or a scalar one goes the portable way. */
 X5_INLINE void x5_addsub(const q8_params *p, const int8_t *x, const int8_t *z, int8_t *o, int sign)
 {
 	const int32_t *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
@@ -799,15 +863,33 @@ X5_INLINE void x5_addsub(const q8_params *p, const int8_t *x, const int8_t *z, i
 	const __m512i yzp = _mm512_set1_epi32(p->i[Q8_YZP]);
 	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
 	int64_t n = p->i[Q8_COUNT];
+	int fast = 1;
+	__m512i rnd[3];
+	__m128i re[3], ro[3];
+	for (int j = 0; j < 3; j++) {
+		int r = 31 - s[j];
+		fast &= r >= 32 && r <= 62;
+		r = r < 32 ? 32 : r > 62 ? 62 : r;
+		rnd[j] = _mm512_set1_epi64((int64_t)1 << (r - 1));
+		re[j] = _mm_cvtsi32_si128(r);
+		ro[j] = _mm_cvtsi32_si128(r - 32);
+	}
+	const __m512i vlo = _mm512_set1_epi32((int32_t)lo), vhi = _mm512_set1_epi32((int32_t)hi);
 	for (int64_t i = 0; i < n; i += 16) {
 		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
-		__m512i a = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i));
-		__m512i b = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + i));
-		__m512i u = x5_rqc(_mm512_slli_epi32(_mm512_sub_epi32(a, za), 20), m0, s0, INT32_MIN, INT32_MAX);
-		__m512i v = x5_rqc(_mm512_slli_epi32(_mm512_sub_epi32(b, zb), 20), m1, s1, INT32_MIN, INT32_MAX);
-		__m512i t = sign > 0 ? _mm512_add_epi32(u, v) : _mm512_sub_epi32(u, v);
-		__m512i r = _mm512_add_epi32(x5_rqc(t, m2, s2, lo, hi), yzp);
-		_mm_mask_storeu_epi8(o + i, k, _mm512_cvtepi32_epi8(r));
+		__m512i a = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), za), 20);
+		__m512i b = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + i)), zb), 20);
+		__m512i r;
+		if (fast) {
+			__m512i u = x5_rqw(a, m0, rnd[0], re[0], ro[0]), v = x5_rqw(b, m1, rnd[1], re[1], ro[1]);
+			__m512i t = sign > 0 ? _mm512_add_epi32(u, v) : _mm512_sub_epi32(u, v);
+			r = _mm512_min_epi32(_mm512_max_epi32(x5_rqw(t, m2, rnd[2], re[2], ro[2]), vlo), vhi);
+		} else {
+			__m512i u = x5_rqc(a, m0, s0, INT32_MIN, INT32_MAX), v = x5_rqc(b, m1, s1, INT32_MIN, INT32_MAX);
+			__m512i t = sign > 0 ? _mm512_add_epi32(u, v) : _mm512_sub_epi32(u, v);
+			r = x5_rqc(t, m2, s2, lo, hi);
+		}
+		_mm_mask_storeu_epi8(o + i, k, _mm512_cvtepi32_epi8(_mm512_add_epi32(r, yzp)));
 	}
 }
 
@@ -856,20 +938,70 @@ Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b,
 	}
 }
 
-/* Max pooling: 64 channels per zmm */
+/* Max pooling, per output row in two passes: the max over the window's
+   rows (clipped to the image) of whole input rows, 64 bytes at a time
+   whatever C, into a row buffer; then per output pixel the max over the
+   window's columns of that buffer, 64 channels per zmm.  A row longer
+   than the buffer takes one pass over each window. */
+enum { X5_POOLROW = 16384 };
+
 Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
 {
 	(void)b;
-	X5_POOL(64, {
-		__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
-		__m512i mx = _mm512_set1_epi8(-128);
-		X5_WINDOW(mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs));)
-		_mm512_mask_storeu_epi8(o + c, k, mx);
-	})
+	const int32_t *i = p->i;
+	int64_t H = i[Q8_H], W = i[Q8_W], C = i[Q8_C], OH = i[Q8_OH], OW = i[Q8_OW];
+	if (W * C > X5_POOLROW) {
+		X5_POOL(64, {
+			__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+			__m512i mx = _mm512_set1_epi8(-128);
+			X5_WINDOW(mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs));)
+			_mm512_mask_storeu_epi8(o + c, k, mx);
+		})
+		return;
+	}
+	const int8_t *x = a;
+	int8_t *y = yy, azp = (int8_t)i[Q8_AZP];
+	_Alignas(64) int8_t row[X5_POOLROW];
+	int64_t rb = W * C;
+	for (int64_t n = 0; n < i[Q8_N]; n++)
+	for (int64_t oh = 0; oh < OH; oh++) {
+		int64_t h0 = oh * i[Q8_SH] - i[Q8_PT];
+		int64_t hs = h0 < 0 ? 0 : h0, he = h0 + i[Q8_KH] < H ? h0 + i[Q8_KH] : H;
+		int8_t *o = y + (n * OH + oh) * OW * C;
+		if (hs >= he) {
+			memset(o, azp, (size_t)(OW * C));
+			continue;
+		}
+		for (int64_t j = 0; j < rb; j += 64) {
+			__mmask64 k = rb - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (rb - j)) - 1;
+			const int8_t *xs = x + (n * H + hs) * rb + j;
+			__m512i mx = _mm512_maskz_loadu_epi8(k, xs);
+			for (int64_t ih = hs + 1; ih < he; ih++)
+				mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs + (ih - hs) * rb));
+			_mm512_mask_storeu_epi8(row + j, k, mx);
+		}
+		for (int64_t ow = 0; ow < OW; ow++, o += C) {
+			int64_t w0 = ow * i[Q8_SW] - i[Q8_PL];
+			int64_t ws = w0 < 0 ? 0 : w0, we = w0 + i[Q8_KW] < W ? w0 + i[Q8_KW] : W;
+			if (ws >= we) {
+				memset(o, azp, (size_t)C);
+				continue;
+			}
+			for (int64_t c = 0; c < C; c += 64) {
+				__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+				const int8_t *xs = row + ws * C + c;
+				__m512i mx = _mm512_maskz_loadu_epi8(k, xs);
+				for (int64_t iw = ws + 1; iw < we; iw++)
+					mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs + (iw - ws) * C));
+				_mm512_mask_storeu_epi8(o + c, k, mx);
+			}
+		}
+	}
 }
 
 #undef X5_ROWS
 #undef X5_DECL
+#undef X5_BIAS
 #undef X5_DOT
 #undef X5_POOL
 #undef X5_WINDOW

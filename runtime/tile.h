@@ -30,6 +30,7 @@ enum {
 	Q8_DWTAPS = 64,   /* the depthwise kernels' window limit (select.c too) */
 	Q8_TILE_M = 16,   /* the most pixels in a tile */
 	Q8_PADCOPY = 16384, /* q8_padcopy's limit, bytes of stack */
+	Q8_FLAT = 2304,   /* the most (tap, channel group) steps in q8_geom.flat */
 };
 
 typedef struct {
@@ -39,6 +40,8 @@ typedef struct {
 	int taps, oc;
 	int64_t pixels;
 	int32_t yzp, lo, hi;
+	const int32_t *flat; /* or NULL: per (tap, group), its offset in a window */
+	int nflat;
 } q8_geom;
 
 /* dense_i8 is a 1x1 convolution over N rows */
@@ -202,11 +205,27 @@ Q8_HELPER uint64_t q8_tapmask(const q8_geom *g, q8_pix px)
 			ROWS(DOT) \
 		} \
 	}
+/* All inside and C a multiple of 4: one loop over the (tap, group)
+   steps of g->flat, whose weights follow each other in W. */
+#define Q8_XP_ORG(r) const int8_t *xp##r = (const int8_t *)org##r;
+#define Q8_FLAT_STEPS(ROWS, WT, WSTEP, WLOAD, DOT) \
+	{ \
+		ROWS(Q8_XP_ORG) \
+		const WT *wt = (const WT *)w; \
+		for (int i = 0; i < g->nflat; i++, wt += (WSTEP)) { \
+			const int64_t off = g->flat[i]; \
+			const int n = 4; \
+			WLOAD() \
+			ROWS(DOT) \
+		} \
+	}
 #define Q8_TILE_LOOP(ROWS, WT, WSTEP, WLOAD, DOT) \
 	{ \
 		int mode = q8_inside(g, px, M) ? 2 : g->taps <= 64 ? 1 : 0; \
 		ROWS(Q8_ORG) \
-		if (mode == 2) \
+		if (mode == 2 && g->flat) \
+			Q8_FLAT_STEPS(ROWS, WT, WSTEP, WLOAD, DOT) \
+		else if (mode == 2) \
 			Q8_TAPS(ROWS, Q8_XP_IN, WT, WSTEP, WLOAD, DOT) \
 		else if (mode == 1) \
 			Q8_TAPS(ROWS, Q8_XP_MASK, WT, WSTEP, WLOAD, DOT) \
@@ -309,6 +328,17 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 	q8_geom_init(g, p, dense, L);
 	int8_t copy[Q8_PADCOPY];
 	x = q8_padcopy(g, p, x, copy);
+	int32_t flat[Q8_FLAT]; /* one tap (dense) gains nothing: no table */
+	if (g->taps > 1 && g->cg % 4 == 0 && g->taps * g->nk <= Q8_FLAT &&
+	    ((int64_t)(g->kh - 1) * g->dh * g->w + g->kw) * g->c < INT32_MAX) {
+		for (int ky = 0, t = 0; ky < g->kh; ky++)
+			for (int kx = 0; kx < g->kw; kx++, t++)
+				for (int k = 0; k < g->nk; k++)
+					flat[t * g->nk + k] = (int32_t)(((int64_t)ky * g->dh * g->w +
+						(int64_t)kx * g->dw) * g->c + 4 * k);
+		g->flat = flat;
+		g->nflat = g->taps * g->nk;
+	}
 	int8_t pad[Q8_PADBUF];
 	if (g->cg <= Q8_PADBUF)
 		memset(pad, (int8_t)p->i[Q8_AZP], (size_t)g->cg);

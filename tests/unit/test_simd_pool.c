@@ -45,8 +45,9 @@ static const char *selected(const char *kernel)
 	return s.kernel;
 }
 
-/* a random pool: pads up to the window size, so some windows are empty */
-static void pool_case(q8_params *p)
+/* a random pool: pads up to the window size, so some windows are empty;
+   wide: rows of W x C above the avx512 max pool's row buffer (16 KB) */
+static void pool_case(q8_params *p, bool wide)
 {
 	memset(p, 0, sizeof *p);
 	int32_t *i = p->i;
@@ -54,6 +55,8 @@ static void pool_case(q8_params *p)
 	i[Q8_H] = rnd(1, 9);
 	i[Q8_W] = rnd(1, 9);
 	i[Q8_C] = rnd(0, 3) ? rnd(1, 40) : rnd(60, 150);
+	if (wide)
+		i[Q8_W] = rnd(120, 140), i[Q8_C] = rnd(140, 150);
 	i[Q8_KH] = rnd(1, 4);
 	i[Q8_KW] = rnd(1, 4);
 	i[Q8_SH] = rnd(1, 3);
@@ -82,7 +85,7 @@ static void test_maxpool(void **state)
 	int empty = 0;
 	for (int n = 0; n < 500; n++) {
 		q8_params p;
-		pool_case(&p);
+		pool_case(&p, n % 50 == 0);
 		const int32_t *i = p.i;
 		size_t nx = (size_t)i[Q8_N] * i[Q8_H] * i[Q8_W] * i[Q8_C];
 		size_t ny = (size_t)i[Q8_N] * i[Q8_OH] * i[Q8_OW] * i[Q8_C];
@@ -227,7 +230,7 @@ static void test_elementwise(void **state)
 		printf("[  SKIPPED ] add/sub/requant_i8_avx512: this CPU has no AVX-512 VNNI\n");
 		skip();
 	}
-	int wide = 0;
+	int wide = 0, fast = 0, slow = 0;
 	for (int n = 0; n < 600; n++) {
 		q8_params p;
 		memset(&p, 0, sizeof p);
@@ -248,6 +251,9 @@ static void test_elementwise(void **state)
 				m[k] = rnd_mult(), sh[k] = rnd(-8, 0);
 			m[2] = rnd_mult(), sh[2] = rnd(-31, 2);
 			p.i[Q8_BMODE] = rnd(0, 5) ? 0 : rnd(1, 2);
+			/* x5_addsub's shift-only path: R = 31 - s in [32, 62] */
+			bool f = sh[0] <= -1 && sh[1] <= -1 && sh[2] <= -1;
+			fast += f && !p.i[Q8_BMODE], slow += !f && !p.i[Q8_BMODE];
 			p.i[Q8_NRQ] = 1;
 		} else {
 			int per = rnd(0, 1);
@@ -284,6 +290,7 @@ static void test_elementwise(void **state)
 		free(got);
 	}
 	assert_true(wide > 20); /* the per-channel vector path was exercised */
+	assert_true(fast > 100 && slow > 20); /* both add/sub paths too */
 }
 
 /* average pooling, windowed and global: the avx512 variants against the
@@ -314,7 +321,7 @@ static void test_avgpool(void **state)
 	assert_int_equal(hg[1], 3);
 	for (int n = 0; n < 500; n++) {
 		q8_params p;
-		pool_case(&p);
+		pool_case(&p, false);
 		const int32_t *i = p.i;
 		size_t nx = (size_t)i[Q8_N] * i[Q8_H] * i[Q8_W] * i[Q8_C];
 		size_t ny = (size_t)i[Q8_N] * i[Q8_OH] * i[Q8_OW] * i[Q8_C];
