@@ -277,6 +277,7 @@ typedef struct {
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */
 	bool report;                /* --report */
+	bool bias_corr;             /* --bias-correction: passes/biascorr.c */
 	/* filled by the calibrate pass for the report */
 	void *calib_data; int64_t ncalib;
 } Options;
@@ -317,5 +318,10 @@ double hist_threshold(CalibMethod m, const double *bins, int n, double amax, dou
    float graph after fold): range, scale and SQNR (dB) of the dequantized
    int8 tensor against fp32 over the calibration set. */
 void report_sqnr(Graph *fgraph, Graph *qgraph, Options *o, FILE *f);
+/* passes/calibrate.c: runs the fp32 interpreter over the --calib samples
+   and calls fn(ctx, i, x) with the elements x of vs[i] (i < n) after
+   each sample.  Loads the samples unless calibrate already did. */
+void calib_each(Graph *g, Options *o, Value **vs, int n, void (*fn)(void *ctx, int i, const float *x),
+		void *ctx);
 
 #endif

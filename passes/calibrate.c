@@ -300,6 +300,28 @@ static void calibrate(Graph *g, Options *o, Stat *st, int ns)
 	}
 }
 
+void calib_each(Graph *g, Options *o, Value **vs, int n, void (*fn)(void *ctx, int i, const float *x),
+		void *ctx)
+{
+	if (!o->calib_data) {
+		if (!o->calib_path)
+			die("calib_each without --calib");
+		o->calib_data = load_samples(g, o->calib_path, &o->ncalib);
+	}
+	const float *data = o->calib_data;
+	int64_t len = type_numel(&g->inputs[0]->type);
+	Runner r = runner(g);
+	for (int64_t s = 0; s < o->ncalib; s++) {
+		run(&r, data + s * len);
+		for (int i = 0; i < n; i++) {
+			const float *x = tensor(&r, vs[i]);
+			if (!x)
+				die("calib_each: %%%s is not kept by the interpreter", vs[i]->name);
+			fn(ctx, i, x);
+		}
+	}
+}
+
 void pass_calibrate(Graph *g, Options *o)
 {
 	if (o->calib == CAL_PERCENTILE && o->percentile != 0 && !(o->percentile > 0 && o->percentile <= 100))

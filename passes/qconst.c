@@ -127,8 +127,9 @@ Value *weights(Graph *g, Options *o, Op *op, Value *w)
 	return graph_add_const(g, take_name(g, w), t, d, w->loc);
 }
 
-/* The bias as int32 at the accumulator's scale, rounded half to even. */
-Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname)
+/* The bias as int32 at the accumulator's scale, rounded half to even;
+   minus the mean shift of the rounded weights with --bias-correction. */
+Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname, const double *shift)
 {
 	if (b && b->kind != V_CONST)
 		error_at(op->loc, "%s: the bias %%%s must be a constant", opname(op), b->name);
@@ -139,10 +140,13 @@ Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char 
 	int32_t *d = alloc_array((size_t)nc, sizeof *d);
 	for (int64_t c = 0; c < nc; c++) {
 		double s = aq->scale[aq->n > 1 ? c : 0];
-		double v = r ? rint(r[c] / s) : 0;
+		double rc = r ? r[c] : 0;
+		if (shift)
+			rc -= shift[c]; /* bias correction */
+		double v = rint(rc / s);
 		if (!(fabs(v) <= INT32_MAX))
 			error_at(op->loc, "%s: bias %g of output channel %lld is %g steps of the accumulator "
-				 "scale %g: beyond int32", opname(op), r[c], (long long)c, v, s);
+				 "scale %g: beyond int32", opname(op), rc, (long long)c, v, s);
 		d[c] = (int32_t)v;
 	}
 	Type t = {0};

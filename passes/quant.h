@@ -46,11 +46,23 @@ double *const_real(Op *op, Value *c);
 Value *sym_const(Graph *g, Options *o, Value *src, const double *r, bool per_channel);
 /* conv2d/dense weights as int8 [-127, 127] with zero point 0 */
 Value *weights(Graph *g, Options *o, Op *op, Value *w);
-/* the bias (or zeros when b is NULL) as int32 at the accumulator's scale */
-Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname);
+/* the bias (or zeros when b is NULL) minus shift[c] (when non-NULL) as
+   int32 at the accumulator's scale */
+Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname, const double *shift);
 /* error_at unless |b| + sum|w[c]| * max|x - zx| fits int32 */
 void check_acc(Op *op, const Value *x, const Value *w, const Value *b);
 /* a constant operand of add/sub/mul as int8 per tensor */
 Value *const_operand(Graph *g, Options *o, Op *op, Value *c);
+
+/* ---- --bias-correction (biascorr.c, used by the quantize pass) ---- */
+
+typedef struct Means Means;
+/* The mean input of every float conv2d/dense of g per weight tap, from
+   the fp32 interpreter on the --calib samples. */
+Means *bc_means(Graph *g, Options *o);
+/* The mean shift E[y_q - y] per output channel of op (a conv2d/dense
+   not yet rewritten) whose weights wf became wq; NULL when m has no
+   means for op or the weights did not change. */
+double *bc_shift(const Means *m, Op *op, Value *wf, Value *wq);
 
 #endif

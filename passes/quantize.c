@@ -9,7 +9,8 @@
    inputs get a quantize, the outputs a dequantize.  docs/numerics.md has
    the arithmetic.  The multipliers are left to the fixedpoint pass and the
    zero points to the zeropoint pass.  Ops already integer are skipped, so
-   the pass can run on its own dump. */
+   the pass can run on its own dump.  With --bias-correction the float
+   biases first lose the mean shift of the rounded weights (biascorr.c). */
 #include "quant.h"
 
 #include <math.h>
@@ -157,7 +158,8 @@ static Value *act_in(Op *op, int j)
 
 /* ---- the ops ---- */
 
-static void q_conv(Graph *g, Options *o, Op *op)
+/* m: the means for --bias-correction, or NULL */
+static void q_conv(Graph *g, Options *o, Op *op, const Means *m)
 {
 	Value *x = act_in(op, 0), *y = op->out;
 	bool full;
@@ -168,7 +170,8 @@ static void q_conv(Graph *g, Options *o, Op *op)
 	Quant *aq = wq->n > 1 ? quant_new(y->type.rank - 1, (int)nc) : quant_tensor(1, 0);
 	for (int c = 0; c < aq->n; c++)
 		aq->scale[c] = x->type.q->scale[0] * wq->scale[c];
-	Value *b = bias(g, op, op->nin > 2 ? op->in[2] : NULL, aq, nc, y->name);
+	double *sh = bc_shift(m, op, op->in[1], w);
+	Value *b = bias(g, op, op->nin > 2 ? op->in[2] : NULL, aq, nc, y->name, sh);
 	check_acc(op, x, w, b);
 
 	char *name = y->name;
@@ -358,7 +361,7 @@ static void to_depthwise(Graph *g, Options *o, Op *op, Value *x, const double *a
 	op->a.groups = nc;
 	op->a.strides[0] = op->a.strides[1] = op->a.dilations[0] = op->a.dilations[1] = 1;
 	memset(op->a.pads, 0, sizeof op->a.pads);
-	q_conv(g, o, op);
+	q_conv(g, o, op, NULL); /* a new op: bias correction has no means for it */
 	if (r2)
 		q_same(r2); /* after q_conv: it reads the requantized result */
 }
@@ -573,6 +576,7 @@ static void check(Graph *g)
 
 void pass_quantize(Graph *g, Options *o)
 {
+	Means *m = o->bias_corr ? bc_means(g, o) : NULL;
 	convert_u8(g);
 	char **names = alloc_array((size_t)g->noutputs + 1, sizeof *names);
 	for (int k = 0; k < g->noutputs; k++)
@@ -587,7 +591,7 @@ void pass_quantize(Graph *g, Options *o)
 		    is_int(op->out))
 			continue; /* done already */
 		switch (op->kind) {
-		case OP_CONV2D: case OP_DENSE: q_conv(g, o, op); break;
+		case OP_CONV2D: case OP_DENSE: q_conv(g, o, op, m); break;
 		case OP_ADD: case OP_SUB: case OP_MUL: q_binary(g, o, op); break;
 		case OP_RELU: case OP_RELU6: case OP_CLIP: q_clamp(op); break;
 		case OP_MAXPOOL: case OP_AVGPOOL: case OP_GAVGPOOL:

@@ -28,6 +28,8 @@ static const char usage[] =
 	"  --percentile P         for --calib-method percentile (default 99.99)\n"
 	"  --granularity G        weight scales per output channel (default) or per tensor\n"
 	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
+	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
+	"                         rounding its weights causes, measured on --calib (needed)\n"
 	"  --float                compile / run the float model without quantizing\n"
 	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
 	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
@@ -109,6 +111,8 @@ static void parse_args(Args *a, int argc, char **argv)
 			a->o.is_float = true;
 		else if (strcmp(s, "--report") == 0)
 			a->o.report = true;
+		else if (strcmp(s, "--bias-correction") == 0)
+			a->o.bias_corr = true;
 		else if (strcmp(s, "--dump-after") == 0)
 			a->o.dump_after = need(argc, argv, &i);
 		else if (strcmp(s, "--dump-dir") == 0)
@@ -122,6 +126,11 @@ static void parse_args(Args *a, int argc, char **argv)
 	}
 	if (!a->model)
 		bad_usage("%s needs a MODEL file", a->cmd);
+	if (a->o.bias_corr && a->o.is_float)
+		bad_usage("%s", "--bias-correction corrects quantized weights: it has no meaning with --float");
+	if (a->o.bias_corr && !a->o.calib_path)
+		bad_usage("%s", "--bias-correction needs --calib DATA.npy: the mean input of each conv/dense "
+			  "comes from the calibration samples");
 	if (strcmp(a->emit, "c") != 0 && strcmp(a->emit, "llvm") != 0)
 		bad_usage("--emit takes c or llvm, not '%s'", a->emit);
 	if (a->o.dump_after && strcmp(a->o.dump_after, "all") != 0) {
