@@ -10,7 +10,8 @@
    and input channel, counting padding as the zero it is.  Exact, and
    cheap (one sweep of the window per sample); a mean per channel would
    be wrong at the borders, where a tap reads zeros at 1/OH of the
-   positions or more (2 of 7 rows for a 3x3 pad-1 conv on 7x7).  The
+   positions or more (a corner tap of a 3x3 pad-1 conv on 7x7: 13 of
+   49), and would ignore which rows a stride skips.  The
    samples run through the fp32 interpreter here, on the float graph
    as the quantize pass receives it, so a dump after calibrate resumes
    with the same means and nothing new has to live in the IR. */
