@@ -835,7 +835,7 @@ Q8K void q8k_gavgpool_i8_avx512(const q8_params *p, const void *a, const void *b
 }
 
 /* rq(x, m, s) on 16 lanes when R = 31 - s is in [32, 62] and |x| <
-   2^28: |x * m| < 2^59 and the result, below 2^27, needs no saturation.
+   2^30: |x * m| < 2^61 and the result, below 2^29, needs no saturation.
    The even lanes' result is the low half of (x*m + 2^(R-1)) >> R, the
    odd lanes' the high half of the same shifted by R - 32 (shifts given
    as counts in re and ro). */
@@ -850,10 +850,13 @@ X5_INLINE __m512i x5_rqw(__m512i x, __m512i m, __m512i rnd, __m128i re, __m128i 
 /* qadd / qsub as ref.c's addsub_i8 on 16 lanes: each operand to the
    common scale with 20 bits of headroom, the sum (it fits in int32 with
    that headroom, as in ref.c), then to the output.  fixedpoint.c makes
-   m0, m1 <= 1/2 and m2 = 2 max(sa, sb) / (2^20 sy), so R >= 32 for all
-   three in practice: then x5_rqw (the operands are below 2^28, the sum
-   below 2^28); otherwise x5_rqc, with its saturation.  An operand
-   broadcast along channels or a scalar one goes the portable way. */
+   m0, m1 <= 1/2 and m2 = 2 max(sa, sb) / (2^20 sy), so R >= 31 for all
+   three in practice (R = 31 for the larger operand: m = 2^30, s = 0).
+   Then x5_rqw, with R = 31 taken as R = 32 on twice the operand
+   (floor((2xm + 2^R) / 2^(R+1)) is the same rq; the operands stay below
+   2^29, the sum below 2^29 and twice it below 2^30); otherwise x5_rqc, with its saturation.  An
+   operand broadcast along channels or a scalar one goes the portable
+   way. */
 X5_INLINE void x5_addsub(const q8_params *p, const int8_t *x, const int8_t *z, int8_t *o, int sign)
 {
 	const int32_t *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
@@ -863,12 +866,13 @@ X5_INLINE void x5_addsub(const q8_params *p, const int8_t *x, const int8_t *z, i
 	const __m512i yzp = _mm512_set1_epi32(p->i[Q8_YZP]);
 	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
 	int64_t n = p->i[Q8_COUNT];
-	int fast = 1;
+	int fast = 1, e[3];
 	__m512i rnd[3];
 	__m128i re[3], ro[3];
 	for (int j = 0; j < 3; j++) {
 		int r = 31 - s[j];
-		fast &= r >= 32 && r <= 62;
+		fast &= r >= 31 && r <= 62;
+		e[j] = r == 31;
 		r = r < 32 ? 32 : r > 62 ? 62 : r;
 		rnd[j] = _mm512_set1_epi64((int64_t)1 << (r - 1));
 		re[j] = _mm_cvtsi32_si128(r);
@@ -877,14 +881,18 @@ X5_INLINE void x5_addsub(const q8_params *p, const int8_t *x, const int8_t *z, i
 	const __m512i vlo = _mm512_set1_epi32((int32_t)lo), vhi = _mm512_set1_epi32((int32_t)hi);
 	for (int64_t i = 0; i < n; i += 16) {
 		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
-		__m512i a = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), za), 20);
-		__m512i b = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + i)), zb), 20);
+		__m512i a = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), za);
+		__m512i b = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + i)), zb);
 		__m512i r;
 		if (fast) {
-			__m512i u = x5_rqw(a, m0, rnd[0], re[0], ro[0]), v = x5_rqw(b, m1, rnd[1], re[1], ro[1]);
+			__m512i u = x5_rqw(_mm512_slli_epi32(a, 20 + e[0]), m0, rnd[0], re[0], ro[0]);
+			__m512i v = x5_rqw(_mm512_slli_epi32(b, 20 + e[1]), m1, rnd[1], re[1], ro[1]);
 			__m512i t = sign > 0 ? _mm512_add_epi32(u, v) : _mm512_sub_epi32(u, v);
+			t = _mm512_slli_epi32(t, e[2]);
 			r = _mm512_min_epi32(_mm512_max_epi32(x5_rqw(t, m2, rnd[2], re[2], ro[2]), vlo), vhi);
 		} else {
+			a = _mm512_slli_epi32(a, 20);
+			b = _mm512_slli_epi32(b, 20);
 			__m512i u = x5_rqc(a, m0, s0, INT32_MIN, INT32_MAX), v = x5_rqc(b, m1, s1, INT32_MIN, INT32_MAX);
 			__m512i t = sign > 0 ? _mm512_add_epi32(u, v) : _mm512_sub_epi32(u, v);
 			r = x5_rqc(t, m2, s2, lo, hi);

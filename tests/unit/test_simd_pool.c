@@ -249,10 +249,10 @@ static void test_elementwise(void **state)
 			   headroom (as fixedpoint.c makes them), the output any */
 			for (int k = 0; k < 2; k++)
 				m[k] = rnd_mult(), sh[k] = rnd(-8, 0);
-			m[2] = rnd_mult(), sh[2] = rnd(-31, 2);
+			m[2] = rnd_mult(), sh[2] = rnd(-31, 4);
 			p.i[Q8_BMODE] = rnd(0, 5) ? 0 : rnd(1, 2);
-			/* x5_addsub's shift-only path: R = 31 - s in [32, 62] */
-			bool f = sh[0] <= -1 && sh[1] <= -1 && sh[2] <= -1;
+			/* x5_addsub's shift-only path: R = 31 - s in [31, 62] */
+			bool f = sh[0] <= 0 && sh[1] <= 0 && sh[2] <= 0;
 			fast += f && !p.i[Q8_BMODE], slow += !f && !p.i[Q8_BMODE];
 			p.i[Q8_NRQ] = 1;
 		} else {
