@@ -5,7 +5,8 @@ usage: /usr/bin/python3 tools/compare/compare.py [--q8c PATH] [--models mlp,cnn,
            [--ort-dir DIR] [--warmup N] [--reps N] [--work DIR] [--out FILE] [--json FILE]
 
 For every model in examples/, on the same 1000 test images and 200 calibration images:
-  - q8c: top-1 of the int8 interpreter for each calibration method and for the QDQ model;
+  - q8c: top-1 of the int8 interpreter for each calibration method (without and with
+    --bias-correction) and for the QDQ model;
     top-1 and batch-1 latency of the generated code (C and LLVM emitters, host target,
     cc -O2 -march=native): int8 from model.q8 (default calibration), int8 from
     model_qdq.q8, and fp32 (--float);
@@ -16,6 +17,9 @@ For every model in examples/, on the same 1000 test images and 200 calibration i
     the rebuild, and an ORT-quantizer-style QDQ ONNX built from model_qdq.q8's activation
     parameters.
 Latency: one thread, batch 1, median of --reps single-inference times after --warmup.
+Then, per model, q8c int8 (both emitters), ORT int8 and ORT's near-empty probe model
+are timed in turns for --rounds rounds (a quarter of --reps each), so that the
+q8c / ORT ratios of the summary compare runs made under the same machine load.
 Writes docs/comparison.md (or --out) and a JSON of every figure (--json).
 
 Needs: python3-torch, python3-numpy, node + `ONNXRUNTIME_NODE_INSTALL=skip npm install
@@ -27,6 +31,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,6 +81,10 @@ def q8c_rows(a, name, mdir, xnpy, xbin, labels, work):
         interp[m] = qrun(model, '--calib', calib, '--calib-method', m)
         rows.append(dict(tool='q8c', config='int8 interpreter, calibration %s' % m, top1=top1(interp[m], labels),
                          us=None, int8=True))
+    for m in METHODS:
+        y = qrun(model, '--calib', calib, '--calib-method', m, '--bias-correction')
+        rows.append(dict(tool='q8c', config='int8 interpreter, calibration %s, --bias-correction' % m,
+                         top1=top1(y, labels), us=None, int8=True, bc=True))
     # model_qdq.q8 keeps batchnorm as its own op, so the conv outputs before it have no
     # quantize pair: q8c calibrates those. Use max (the QDQ model's own MinMax convention)
     # and show the default method too.
@@ -108,9 +117,40 @@ def q8c_rows(a, name, mdir, xnpy, xbin, labels, work):
                 note = 'max abs diff vs interpreter --float %.1g' % float(np.abs(y - fp32).max())
             rows.append(dict(tool='q8c', config='%s, %s emitter' % (cfg, 'C' if emit == 'c' else 'LLVM'),
                              top1=top1(y, labels), us=med, p10=p10, note=note, int8=ref is not None,
-                             emit=emit, kind=tag))
+                             emit=emit, kind=tag, exe=exe))
             log('  q8c %-56s top-1 %5.1f %%  %8.2f µs  (%s)' % (rows[-1]['config'], rows[-1]['top1'], med, note))
     return rows, fp32
+
+
+def paired(a, rows, xbin, n):
+    """q8c int8 (C and LLVM), ORT int8 and ORT's probe in turns, a.rounds rounds:
+    per emitter, the medians of the times and of the per-round ratios to ORT
+    (as run, and net of the probe's fixed per-run cost)."""
+    q = [r for r in rows if r.get('kind') == 'm8']
+    o = next(r for r in rows if r['tool'].startswith('ONNX') and r.get('int8'))
+    reps = max(a.reps // 4, 50)
+    t = {r['emit']: [] for r in q}
+    t_ort, t_probe = [], []
+    for k in range(a.rounds):
+        for r in q:
+            out = sh([r['exe'], xbin, r['exe'] + '.pair', str(n), str(a.warmup), str(reps)])
+            t[r['emit']].append(float(out.split()[0]))
+        t_ort.append(ort.run(o['model'], xbin, n, o['dims'], o['model'] + '.pair', a.warmup, reps,
+                             a.ort_dir)['median_us'])
+        t_probe.append(ort.run(o['probe_model'], xbin, 10, o['dims'], o['probe_model'] + '.pair', a.warmup,
+                               reps, a.ort_dir)['median_us'])
+        log('  round %d: q8c %s; ORT int8 %.1f µs, probe %.1f µs' % (
+            k + 1, ', '.join('%s %.2f µs' % (e, v[-1]) for e, v in t.items()), t_ort[-1], t_probe[-1]))
+    med = statistics.median
+    res = dict(rounds=a.rounds, reps=reps, ort_us=med(t_ort), probe_us=med(t_probe), q8c_us={}, raw={}, net={})
+    for e, v in t.items():
+        res['q8c_us'][e] = med(v)
+        res['raw'][e] = med([x / y for x, y in zip(v, t_ort)])
+        res['net'][e] = med([x / (y - z) if y > z else float('inf') for x, y, z in zip(v, t_ort, t_probe)])
+    res['emit'] = min(t, key=lambda e: res['q8c_us'][e])
+    log('  interleaved: q8c ÷ ORT int8 %.2f as run, %.2f net (%s emitter)' % (
+        res['raw'][res['emit']], res['net'][res['emit']], res['emit']))
+    return res
 
 
 def machine():
@@ -139,6 +179,7 @@ def main():
                     help='calibration method of the compiled int8 rows (default: q8c\'s own default)')
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--reps', type=int, default=1000)
+    ap.add_argument('--rounds', type=int, default=7, help='rounds of the interleaved q8c/ORT timing')
     ap.add_argument('--work', default=None, help='scratch folder (default: a new temporary one)')
     ap.add_argument('--out', default=os.path.join(REPO, 'docs', 'comparison.md'))
     ap.add_argument('--json', default=None, help='also write every figure here')
@@ -179,7 +220,8 @@ def main():
         rows += torch_ptq.run_all(name, mdir, xt, ct, fp32, labels, a.warmup, a.reps, log)
         rows += ort.run_all(name, mdir, xt, xbin, labels, work, a.warmup, a.reps, a.ort_dir, log)
         results[name] = dict(rows=rows, fp32_top1=top1(fp32, labels), n_test=len(x), n_calib=len(calib),
-                             probe=next(r['probe_us'] for r in rows if 'probe_us' in r))
+                             probe=next(r['probe_us'] for r in rows if 'probe_us' in r),
+                             paired=paired(a, rows, xbin, len(x)))
     info['load_end'] = os.getloadavg()
     info['seconds'] = time.time() - T0
     args = ' '.join(sys.argv[1:])

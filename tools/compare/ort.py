@@ -125,6 +125,7 @@ def run_all(name, model_dir, x_nchw, xbin, labels, work, warm, reps, ort_dir, lo
                 100.0 * float(np.mean(sim.argmax(1) == labels)))
         rows.append(dict(tool='ONNX Runtime %s' % r['version'], config=cfg, top1=acc, us=r['median_us'],
                          p10=r['p10_us'], net_us=r['median_us'] - probe, probe_us=probe,
+                         model=path, probe_model=p, dims=dims,
                          async_us=r['async_us'], note=note, int8=int8, fused=qops, float_ops=fops))
         log('  ORT %-56s top-1 %5.1f %%  %8.1f µs  [%s]' % (cfg, acc, r['median_us'], note))
     return rows
