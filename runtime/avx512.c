@@ -585,6 +585,30 @@ X5_INLINE void x5_dwt(int NR, int TAIL, __m512i *T, int iw0, int n, int w,
 		T[i] = tpad;
 }
 
+/* The next output row's T in place, stride 1, one row group (kh <= 4):
+   each lane drops its top row (a shift by 8 bits) and takes input row r
+   (NULL: padding) in byte kh - 1 (KB: that byte of every lane); the
+   columns past the image keep tpad. */
+X5_INLINE void x5_dwt_next(int TAIL, __m512i *T, int iw0, int n, int w, const int8_t *r,
+                           int64_t cs, __mmask16 kc, __m512i ctl, __m512i tpad, __mmask64 kb)
+{
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	int i = 0, e = w - iw0 < n ? w - iw0 : n;
+	for (; i < n && iw0 + i < 0; i++)
+		T[i] = tpad;
+	for (; i < e; i++) {
+		__m512i v = tpad;
+		if (r) {
+			const int8_t *p = r + (int64_t)(iw0 + i) * cs;
+			v = _mm512_xor_si512(flip, _mm512_shuffle_epi8(_mm512_broadcast_i32x4(TAIL
+				? _mm_maskz_loadu_epi8(kc, p) : _mm_loadu_si128((const __m128i *)p)), ctl));
+		}
+		T[i] = _mm512_mask_mov_epi8(_mm512_srli_epi32(T[i], 8), kb, v);
+	}
+	for (; i < n; i++)
+		T[i] = tpad;
+}
+
 /* n output pixels of one row (ys bytes apart), 16 channels, from T.
    K3: one row group and kw == 3, the 3 weights held in registers. */
 X5_INLINE void x5_dwrow(int FAST, int K3, const q8_geom *g, const __m512i *T, int tcols, int ng,
@@ -655,40 +679,55 @@ Q8K void q8k_dwconv_i8_avx512(const q8_params *p, const void *a, const void *bb,
 	const __m512i tpad = _mm512_set1_epi8((char)(azp ^ 0x80));
 	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h;
 	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
+	/* stride 1, one row group: each output row after the first of a pass
+	   updates T (x5_dwt_next) rather than transposing it again */
+	int inc = ng == 1 && g->sh == 1 && g->dh == 1;
+	__mmask64 kb = 0;
+	for (int l = 0; l < 16; l++)
+		kb |= (__mmask64)1 << (4 * l + g->kh - 1);
 	for (int n = 0; n < nimg; n++)
-	for (int oy = 0; oy < g->oh; oy++)
-	for (int ox0 = 0; ox0 < g->ow; ox0 += opc) {
+	for (int ox0 = 0; ox0 < g->ow; ox0 += opc)
+	for (int c = 0; c < C; c += 16) {
 		int np = g->ow - ox0 < opc ? g->ow - ox0 : opc;
 		int iw0 = ox0 * g->sw - g->pl, ncol = (np - 1) * g->sw + span;
-		for (int c = 0; c < C; c += 16) {
-			__mmask16 kc = x5_mask(C - c);
-			int tail = C - c < 16;
-			for (int gi = 0; gi < ng; gi++) {
-				const int8_t *rp[4];
-				int64_t cs[4];
-				int nr = g->kh - 4 * gi < 4 ? g->kh - 4 * gi : 4;
-				for (int j = 0; j < nr; j++) {
-					int ih = oy * g->sh - g->pt + (4 * gi + j) * g->dh;
-					int in = ih >= 0 && ih < g->h;
-					rp[j] = in ? x + n * imgb + ih * rowb + c : pad;
-					cs[j] = in ? C : 0;
-				}
-				__m512i *tg = T + gi * tcols;
+		__mmask16 kc = x5_mask(C - c);
+		int tail = C - c < 16;
+		x5_dwq q;
+		x5_dwq_init(&q, g, m + c, s + c, kc);
+		const int8_t *wb = w + (int64_t)c * ng * g->kw * 4;
+		for (int oy = 0; oy < g->oh; oy++) {
+			if (inc && oy > 0) {
+				int ih = oy - g->pt + g->kh - 1;
+				const int8_t *r = ih >= 0 && ih < g->h ? x + n * imgb + ih * rowb + c : NULL;
+				if (tail)
+					x5_dwt_next(1, T, iw0, ncol, g->w, r, C, kc, ctl[g->kh - 1], tpad, kb);
+				else
+					x5_dwt_next(0, T, iw0, ncol, g->w, r, C, kc, ctl[g->kh - 1], tpad, kb);
+			} else {
+				for (int gi = 0; gi < ng; gi++) {
+					const int8_t *rp[4];
+					int64_t cs[4];
+					int nr = g->kh - 4 * gi < 4 ? g->kh - 4 * gi : 4;
+					for (int j = 0; j < nr; j++) {
+						int ih = oy * g->sh - g->pt + (4 * gi + j) * g->dh;
+						int in = ih >= 0 && ih < g->h;
+						rp[j] = in ? x + n * imgb + ih * rowb + c : pad;
+						cs[j] = in ? C : 0;
+					}
+					__m512i *tg = T + gi * tcols;
 #define X5_DWT_NR(R) tail ? x5_dwt(R, 1, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad) \
 	: x5_dwt(R, 0, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad)
-				if (nr == 3)
-					X5_DWT_NR(3);
-				else if (nr == 4)
-					X5_DWT_NR(4);
-				else if (nr == 2)
-					X5_DWT_NR(2);
-				else
-					X5_DWT_NR(1);
+					if (nr == 3)
+						X5_DWT_NR(3);
+					else if (nr == 4)
+						X5_DWT_NR(4);
+					else if (nr == 2)
+						X5_DWT_NR(2);
+					else
+						X5_DWT_NR(1);
 #undef X5_DWT_NR
+				}
 			}
-			x5_dwq q;
-			x5_dwq_init(&q, g, m + c, s + c, kc);
-			const int8_t *wb = w + (int64_t)c * ng * g->kw * 4;
 			int8_t *yr = y + (((int64_t)n * g->oh + oy) * g->ow + ox0) * C + c;
 			if (q.fast && k3)
 				x5_dwrow_11(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
