@@ -42,6 +42,7 @@ typedef struct {
 	int32_t yzp, lo, hi;
 	const int32_t *flat; /* or NULL: per (tap, group), its offset in a window */
 	int nflat;
+	int allin; /* every window lies inside the image (q8_conv_run) */
 } q8_geom;
 
 /* dense_i8 is a 1x1 convolution over N rows */
@@ -221,7 +222,7 @@ Q8_HELPER uint64_t q8_tapmask(const q8_geom *g, q8_pix px)
 	}
 #define Q8_TILE_LOOP(ROWS, WT, WSTEP, WLOAD, DOT) \
 	{ \
-		int mode = q8_inside(g, px, M) ? 2 : g->taps <= 64 ? 1 : 0; \
+		int mode = g->allin || q8_inside(g, px, M) ? 2 : g->taps <= 64 ? 1 : 0; \
 		ROWS(Q8_ORG) \
 		if (mode == 2 && g->flat) \
 			Q8_FLAT_STEPS(ROWS, WT, WSTEP, WLOAD, DOT) \
@@ -328,6 +329,8 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 	q8_geom_init(g, p, dense, L);
 	int8_t copy[Q8_PADCOPY];
 	x = q8_padcopy(g, p, x, copy);
+	g->allin = g->pt == 0 && g->pl == 0 && (int64_t)(g->oh - 1) * g->sh + (int64_t)(g->kh - 1) * g->dh < g->h &&
+	           (int64_t)(g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw < g->w;
 	int32_t flat[Q8_FLAT]; /* one tap (dense) gains nothing: no table */
 	if (g->taps > 1 && g->cg % 4 == 0 && g->taps * g->nk <= Q8_FLAT &&
 	    ((int64_t)(g->kh - 1) * g->dh * g->w + g->kw) * g->c < INT32_MAX) {
