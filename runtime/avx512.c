@@ -512,7 +512,7 @@ Q8K void q8k_conv2d_i8_im2col_avx512(const q8_params *p, const void *a, const vo
 				x5_patch(g, it.px, (int8_t)p->i[Q8_AZP], buf[r]);
 				q8_step(g, &it);
 			}
-			px[r] = (q8_pix){ buf[r < np ? r : 0], 0, 0 };
+			px[r] = (q8_pix){ buf[r < np ? r : 0], 0, 0, (uintptr_t)buf[r < np ? r : 0] };
 		}
 		for (int ob = 0; ob < g->nob;) {
 			int left = g->nob - ob, nb = left >= 4 ? 4 : left >= 2 ? 2 : 1;

@@ -80,11 +80,18 @@ Q8_HELPER int8_t q8_out(const q8_geom *g, int32_t acc, int32_t m, int32_t s)
 }
 
 /* Where an output pixel's window starts: its image, top-left input
-   coordinate (negative in the padding). */
+   coordinate (negative in the padding), and that corner's address (an
+   integer: in the padding it lies outside the tensor). */
 typedef struct {
 	const int8_t *base;
 	int ih, iw;
+	uintptr_t org;
 } q8_pix;
+
+Q8_HELPER uintptr_t q8_org(const q8_geom *g, const int8_t *base, int ih, int iw)
+{
+	return (uintptr_t)base + (uintptr_t)(((int64_t)ih * g->w + iw) * g->c);
+}
 
 /* a walk over consecutive pixels: one division to start, none per step */
 typedef struct {
@@ -97,13 +104,15 @@ Q8_HELPER q8_it q8_at(const q8_geom *g, const int8_t *x, int64_t q)
 	int64_t per = (int64_t)g->oh * g->ow;
 	int64_t n = q / per, r = q % per;
 	int oy = (int)(r / g->ow), ox = (int)(r % g->ow);
-	q8_it it = { { x + n * g->h * g->w * g->c, oy * g->sh - g->pt, ox * g->sw - g->pl }, oy, ox };
+	q8_it it = { { x + n * g->h * g->w * g->c, oy * g->sh - g->pt, ox * g->sw - g->pl, 0 }, oy, ox };
+	it.px.org = q8_org(g, it.px.base, it.px.ih, it.px.iw);
 	return it;
 }
 
 Q8_HELPER void q8_step(const q8_geom *g, q8_it *it)
 {
 	it->px.iw += g->sw;
+	it->px.org += (uintptr_t)((int64_t)g->sw * g->c);
 	if (++it->ox == g->ow) {
 		it->ox = 0;
 		it->px.iw = -g->pl;
@@ -113,6 +122,7 @@ Q8_HELPER void q8_step(const q8_geom *g, q8_it *it)
 			it->px.ih = -g->pt;
 			it->px.base += (int64_t)g->h * g->w * g->c;
 		}
+		it->px.org = q8_org(g, it->px.base, it->px.ih, it->px.iw);
 	}
 }
 
@@ -179,8 +189,7 @@ Q8_HELPER uint64_t q8_tapmask(const q8_geom *g, q8_pix px)
    only windows of more than 64 taps (mode 0) test each tap's
    coordinates. */
 #define Q8_ORG(r) \
-	uintptr_t org##r = M > r ? (uintptr_t)px[r].base + \
-		(uintptr_t)(((int64_t)px[r].ih * g->w + px[r].iw) * g->c) : 0; \
+	uintptr_t org##r = M > r ? px[r].org : 0; \
 	uint64_t vm##r = M > r && mode == 1 ? q8_tapmask(g, px[r]) : 0;
 #define Q8_XP_IN(r) const int8_t *xp##r = M > r ? (const int8_t *)(org##r + toff) : pad;
 #define Q8_XP_MASK(r) const int8_t *xp##r = vm##r >> t & 1 ? (const int8_t *)(org##r + toff) : pad;
