@@ -249,6 +249,8 @@ static void run_fixed(TargetKind tk, const char *sfx)
 		/* padded inputs above Q8_PADCOPY: the tiles test their taps
 		   (mode 1), and more than 64 taps their coordinates (mode 0) */
 		{ 40, 40, 16, 32, 3, 1 }, { 30, 31, 24, 20, 3, 1 }, { 46, 46, 8, 8, 9, 1 },
+		/* OC = 16: four pixels' outputs narrowed together */
+		{ 14, 14, 16, 16, 3, 1 }, { 9, 9, 20, 16, 1, 1 }, { 9, 9, 32, 16, 3, 2 },
 	};
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		const int *sh = shapes[i];
@@ -368,7 +370,7 @@ static void test_small_c(void **state)
 		Case k = { .n = rnd(1, 2), .h = rnd(1, 12), .w = rnd(1, 45), .c = rnd(1, 3),
 		           .kh = rnd(1, 5), .kw = rnd(1, 5), .sh = rnd(1, 3), .sw = rnd(1, 3),
 		           .dh = rnd(1, 2), .dw = rnd(1, 2), .groups = 1, .azp = rnd(-128, 127),
-		           .yzp = rnd(-128, 127), .edges = true };
+		           .yzp = rnd(-128, 127), .edges = rnd(0, 1) };
 		while (k.kh * k.kw * k.c > 64)
 			k.kh--;
 		k.pt = rnd(0, 2), k.pl = rnd(0, 2), k.pb = rnd(0, 2), k.pr = rnd(0, 2);
@@ -376,7 +378,7 @@ static void test_small_c(void **state)
 			k.pb++;
 		while (k.w + k.pl + k.pr < k.dw * (k.kw - 1) + 1)
 			k.pr++;
-		k.oc = rnd(1, 40);
+		k.oc = rnd(0, 3) ? rnd(1, 40) : 16; /* 16: 4 pixels narrowed together */
 		k.nrq = rnd(0, 3) ? k.oc : 1;
 		k.nobias = rnd(0, 5) == 0;
 		k.lo = rnd(0, 1) ? -128 : rnd(-128, 0);
