@@ -985,11 +985,14 @@ Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b,
 	}
 }
 
-/* Max pooling, per output row in two passes: the max over the window's
-   rows (clipped to the image) of whole input rows, 64 bytes at a time
-   whatever C, into a row buffer; then per output pixel the max over the
-   window's columns of that buffer, 64 channels per zmm.  A row longer
-   than the buffer takes one pass over each window. */
+/* Max pooling in two passes over a batch of output rows: the max over
+   each window's rows (clipped to the image) of whole input rows, 64
+   bytes at a time whatever C, into a buffer; then per output pixel the
+   max over the window's columns of that buffer, 64 channels per zmm.
+   The batch (as many rows as the buffer holds) keeps the second pass's
+   loads away from the first pass's stores: read right after a masked
+   store, they waited for it.  A row longer than the buffer takes one
+   pass over each window. */
 enum { X5_POOLROW = 16384 };
 
 Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b, void *yy)
@@ -1008,39 +1011,45 @@ Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b,
 	}
 	const int8_t *x = a;
 	int8_t *y = yy, azp = (int8_t)i[Q8_AZP];
-	_Alignas(64) int8_t row[X5_POOLROW];
-	int64_t rb = W * C;
-	for (int64_t n = 0; n < i[Q8_N]; n++)
-	for (int64_t oh = 0; oh < OH; oh++) {
-		int64_t h0 = oh * i[Q8_SH] - i[Q8_PT];
-		int64_t hs = h0 < 0 ? 0 : h0, he = h0 + i[Q8_KH] < H ? h0 + i[Q8_KH] : H;
-		int8_t *o = y + (n * OH + oh) * OW * C;
-		if (hs >= he) {
-			memset(o, azp, (size_t)(OW * C));
-			continue;
+	_Alignas(64) int8_t buf[X5_POOLROW];
+	int64_t rb = W * C, R = X5_POOLROW / rb, nr = i[Q8_N] * OH;
+	for (int64_t r0 = 0; r0 < nr; r0 += R) {
+		int64_t r1 = r0 + R < nr ? r0 + R : nr;
+		for (int64_t r = r0; r < r1; r++) {
+			int64_t n = r / OH, h0 = r % OH * i[Q8_SH] - i[Q8_PT];
+			int64_t hs = h0 < 0 ? 0 : h0, he = h0 + i[Q8_KH] < H ? h0 + i[Q8_KH] : H;
+			for (int64_t j = 0; j < rb && hs < he; j += 64) {
+				__mmask64 k = rb - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (rb - j)) - 1;
+				const int8_t *xs = x + (n * H + hs) * rb + j;
+				__m512i mx = _mm512_maskz_loadu_epi8(k, xs);
+				for (int64_t ih = hs + 1; ih < he; ih++)
+					mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs + (ih - hs) * rb));
+				_mm512_mask_storeu_epi8(buf + (r - r0) * rb + j, k, mx);
+			}
 		}
-		for (int64_t j = 0; j < rb; j += 64) {
-			__mmask64 k = rb - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (rb - j)) - 1;
-			const int8_t *xs = x + (n * H + hs) * rb + j;
-			__m512i mx = _mm512_maskz_loadu_epi8(k, xs);
-			for (int64_t ih = hs + 1; ih < he; ih++)
-				mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs + (ih - hs) * rb));
-			_mm512_mask_storeu_epi8(row + j, k, mx);
-		}
-		for (int64_t ow = 0; ow < OW; ow++, o += C) {
-			int64_t w0 = ow * i[Q8_SW] - i[Q8_PL];
-			int64_t ws = w0 < 0 ? 0 : w0, we = w0 + i[Q8_KW] < W ? w0 + i[Q8_KW] : W;
-			if (ws >= we) {
-				memset(o, azp, (size_t)C);
+		for (int64_t r = r0; r < r1; r++) {
+			int64_t h0 = r % OH * i[Q8_SH] - i[Q8_PT];
+			int8_t *o = y + r * OW * C;
+			if (h0 + i[Q8_KH] <= 0 || h0 >= H) { /* no window row inside */
+				memset(o, azp, (size_t)(OW * C));
 				continue;
 			}
-			for (int64_t c = 0; c < C; c += 64) {
-				__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
-				const int8_t *xs = row + ws * C + c;
-				__m512i mx = _mm512_maskz_loadu_epi8(k, xs);
-				for (int64_t iw = ws + 1; iw < we; iw++)
-					mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs + (iw - ws) * C));
-				_mm512_mask_storeu_epi8(o + c, k, mx);
+			const int8_t *row = buf + (r - r0) * rb;
+			for (int64_t ow = 0; ow < OW; ow++, o += C) {
+				int64_t w0 = ow * i[Q8_SW] - i[Q8_PL];
+				int64_t ws = w0 < 0 ? 0 : w0, we = w0 + i[Q8_KW] < W ? w0 + i[Q8_KW] : W;
+				if (ws >= we) {
+					memset(o, azp, (size_t)C);
+					continue;
+				}
+				for (int64_t c = 0; c < C; c += 64) {
+					__mmask64 k = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+					const int8_t *xs = row + ws * C + c;
+					__m512i mx = _mm512_maskz_loadu_epi8(k, xs);
+					for (int64_t iw = ws + 1; iw < we; iw++)
+						mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(k, xs + (iw - ws) * C));
+					_mm512_mask_storeu_epi8(o + c, k, mx);
+				}
 			}
 		}
 	}
