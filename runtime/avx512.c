@@ -682,8 +682,8 @@ Q8K void q8k_dwconv_i8_avx512(const q8_params *p, const void *a, const void *bb,
 	/* stride 1, one row group: each output row after the first of a pass
 	   updates T (x5_dwt_next) rather than transposing it again */
 	int inc = ng == 1 && g->sh == 1 && g->dh == 1;
-	__mmask64 kb = 0;
-	for (int l = 0; l < 16; l++)
+	__mmask64 kb = 0; /* byte kh - 1 of every lane */
+	for (int l = 0; l < 16 && inc; l++)
 		kb |= (__mmask64)1 << (4 * l + g->kh - 1);
 	for (int n = 0; n < nimg; n++)
 	for (int ox0 = 0; ox0 < g->ow; ox0 += opc)
