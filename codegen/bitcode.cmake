@@ -44,7 +44,7 @@ find_program(Q8C_LLVM_LINK NAMES llvm-link-16 REQUIRED)
 set(Q8C_BC_TARGETS
 	"x86-64|x86_64-linux-gnu|ref|-march=x86-64"
 	"x86-64-avx2|x86_64-linux-gnu|avx2|-march=haswell"
-	"x86-64-avx512|x86_64-linux-gnu|avx512|-march=cascadelake"
+	"x86-64-avx512|x86_64-linux-gnu|avx512|-march=x86-64-v4,-mavx512vnni"
 	"aarch64|aarch64-linux-gnu|neon|-march=armv8-a"
 	"aarch64-dotprod|aarch64-linux-gnu|dotprod|-march=armv8.2-a+dotprod"
 	"riscv64|riscv64-linux-gnu|ref|-march=rv64gc,-mabi=lp64d"

@@ -14,7 +14,7 @@
 const Target targets[TG_COUNT] = {
 	[TG_X86_64] = {TG_X86_64, "x86-64", X86, "x86-64", "", "ref"},
 	[TG_X86_64_AVX2] = {TG_X86_64_AVX2, "x86-64-avx2", X86, "haswell", "+avx2,+fma", "avx2"},
-	[TG_X86_64_AVX512] = {TG_X86_64_AVX512, "x86-64-avx512", X86, "cascadelake",
+	[TG_X86_64_AVX512] = {TG_X86_64_AVX512, "x86-64-avx512", X86, "x86-64-v4",
 	                      "+avx512f,+avx512bw,+avx512vl,+avx512vnni", "avx512"},
 	[TG_AARCH64] = {TG_AARCH64, "aarch64", ARM, "generic", "+neon", "neon"},
 	[TG_AARCH64_DOTPROD] = {TG_AARCH64_DOTPROD, "aarch64-dotprod", ARM, "generic", "+neon,+dotprod", "dotprod"},

@@ -408,22 +408,43 @@ static int x5_gather_ok(const q8_geom *g)
 	       __builtin_cpu_supports("avx512vbmi");
 }
 
+/* x5_gather's pixels: np of them, NG (a constant, or 0: ng) groups per
+   window in gr[group][pixel], the weights in wv */
+X5_INLINE void x5_gpix(int NG, int FAST, int ng, const int32_t (*gr)[16], const __m512i *wv,
+                       __m512i bias, const x5_dwq *q, __m512i mv, __m512i sv, const q8_geom *g,
+                       int np, int8_t *yo, __mmask16 kc)
+{
+	if (NG)
+		ng = NG;
+	for (int l = 0; l < np; l++) {
+		__m512i acc = bias;
+		for (int j = 0; j < ng; j++)
+			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(gr[j][l]), wv[j]);
+		__m512i r = FAST ? x5_dwrq(1, q, acc) : x5_rq(acc, mv, sv, g);
+		_mm_mask_storeu_epi8(yo + (int64_t)l * g->oc, kc, _mm512_cvtepi32_epi8(r));
+	}
+}
+
 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 static void x5_gather(const q8_geom *g, const q8_params *p, const int8_t *x, int8_t *y)
 {
 	enum { ROWS = X5_IM2COL / 3 + 2 };
-	int C = g->c, K = g->taps * C, ng = (K + 3) / 4, rowb = g->kw * C;
+	int C = g->c, K = g->taps * C, ng = (K + 3) / 4;
 	int P = 1 + (64 - ((g->kw - 1) * g->dw + 1) * C) / (g->sw * C);
 	P = P > 16 ? 16 : P;
 	_Alignas(64) uint8_t idx[X5_IM2COL / 4][64];
 	int top[X5_IM2COL / 4]; /* a group's first window row */
-	for (int j = 0; j < ng; j++) {
-		top[j] = 4 * j / rowb;
-		for (int q = 0; q < 64; q++) {
-			int k = 4 * j + q % 4, l = q / 4, ky = k / rowb, r = k % rowb;
-			idx[j][q] = (uint8_t)(k < K && l < P
-				? (ky - top[j]) * 64 + (l * g->sw + r / C * g->dw) * C + r % C : 0);
-		}
+	/* window byte k = (ky, kx, c), stepped: no division (the layer's
+	   sizes are not constants here) */
+	for (int k = 0, ky = 0, kx = 0, c = 0; k < 4 * ng; k++) {
+		int j = k / 4;
+		if (k % 4 == 0)
+			top[j] = ky;
+		for (int l = 0; l < 16; l++)
+			idx[j][4 * l + k % 4] = (uint8_t)(k < K && l < P
+				? (ky - top[j]) * 64 + (l * g->sw + kx * g->dw) * C + c : 0);
+		if (++c == C && (c = 0, ++kx == g->kw))
+			kx = 0, ky++;
 	}
 	const __m512i flip = _mm512_set1_epi8((char)0x80);
 	const __m512i padv = _mm512_set1_epi8((char)p->i[Q8_AZP]);
@@ -438,6 +459,9 @@ static void x5_gather(const q8_geom *g, const q8_params *p, const int8_t *x, int
 		__m512i sv = _mm512_loadu_si512((const void *)(s + 16 * ob));
 		x5_dwq q;
 		x5_dwq_init(&q, g, m + 16 * ob, s + 16 * ob, kc);
+		__m512i wv[X5_IM2COL / 4];
+		for (int j = 0; j < ng; j++)
+			wv[j] = _mm512_loadu_si512((const void *)(wb + 64 * j));
 		for (int64_t i = 0; i < n; i++)
 		for (int oy = 0; oy < g->oh; oy++)
 		for (int ox = 0; ox < g->ow; ox += P) {
@@ -465,14 +489,12 @@ static void x5_gather(const q8_geom *g, const q8_params *p, const int8_t *x, int
 				_mm512_store_si512((void *)gr[j], _mm512_permutex2var_epi8(row[top[j]],
 					_mm512_load_si512((const void *)idx[j]), row[top[j] + 1]));
 			int8_t *yo = y + (((i * g->oh + oy) * g->ow + ox) * g->oc) + 16 * ob;
-			for (int l = 0; l < np; l++) {
-				__m512i acc = bias;
-				for (int j = 0; j < ng; j++)
-					acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(gr[j][l]),
-					                          _mm512_loadu_si512((const void *)(wb + 64 * j)));
-				__m512i r = q.fast ? x5_dwrq(1, &q, acc) : x5_rq(acc, mv, sv, g);
-				_mm_mask_storeu_epi8(yo + (int64_t)l * g->oc, kc, _mm512_cvtepi32_epi8(r));
-			}
+			if (q.fast && ng == 3) /* 3x3, C = 1: the first layer of most image models */
+				x5_gpix(3, 1, 3, gr, wv, bias, &q, mv, sv, g, np, yo, kc);
+			else if (q.fast)
+				x5_gpix(0, 1, ng, gr, wv, bias, &q, mv, sv, g, np, yo, kc);
+			else
+				x5_gpix(0, 0, ng, gr, wv, bias, &q, mv, sv, g, np, yo, kc);
 		}
 	}
 }
