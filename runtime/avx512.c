@@ -409,8 +409,8 @@ static int x5_gather_ok(const q8_geom *g)
 }
 
 /* x5_gather's pixels: np of them, NG (a constant, or 0: ng) groups per
-   window in gr[group][pixel], the weights in wv */
-X5_INLINE void x5_gpix(int NG, int FAST, int ng, const int32_t (*gr)[16], const __m512i *wv,
+   window in gr[16 * group + pixel], the weights in wv */
+X5_INLINE void x5_gpix(int NG, int FAST, int ng, const int32_t *gr, const __m512i *wv,
                        __m512i bias, const x5_dwq *q, __m512i mv, __m512i sv, const q8_geom *g,
                        int np, int8_t *yo, __mmask16 kc)
 {
@@ -419,7 +419,7 @@ X5_INLINE void x5_gpix(int NG, int FAST, int ng, const int32_t (*gr)[16], const 
 	for (int l = 0; l < np; l++) {
 		__m512i acc = bias;
 		for (int j = 0; j < ng; j++)
-			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(gr[j][l]), wv[j]);
+			acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(gr[16 * j + l]), wv[j]);
 		__m512i r = FAST ? x5_dwrq(1, q, acc) : x5_rq(acc, mv, sv, g);
 		_mm_mask_storeu_epi8(yo + (int64_t)l * g->oc, kc, _mm512_cvtepi32_epi8(r));
 	}
@@ -484,9 +484,9 @@ static void x5_gather(const q8_geom *g, const q8_params *p, const int8_t *x, int
 				row[ky] = _mm512_xor_si512(row[ky], flip);
 			}
 			row[g->kh] = row[g->kh - 1];
-			_Alignas(64) int32_t gr[X5_IM2COL / 4][16];
+			_Alignas(64) int32_t gr[X5_IM2COL / 4 * 16]; /* [group][pixel] */
 			for (int j = 0; j < ng; j++)
-				_mm512_store_si512((void *)gr[j], _mm512_permutex2var_epi8(row[top[j]],
+				_mm512_store_si512((void *)(gr + 16 * j), _mm512_permutex2var_epi8(row[top[j]],
 					_mm512_load_si512((const void *)idx[j]), row[top[j] + 1]));
 			int8_t *yo = y + (((i * g->oh + oy) * g->ow + ox) * g->oc) + 16 * ob;
 			if (q.fast && ng == 3) /* 3x3, C = 1: the first layer of most image models */
