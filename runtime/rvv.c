@@ -14,22 +14,12 @@
 #include <riscv_vector.h>
 #endif
 
-enum { RV_PADBUF = Q8_PADBUF, RV_TAPS = Q8_DWTAPS, RV_L = 16 };
+enum { RV_L = 16 };
 
-typedef q8_geom rv_geom;
-#define rv_geom_init(g, p, dense) q8_geom_init(g, p, dense, RV_L)
-#define rv_out q8_out
-
-/* input pointer of output pixel q at tap t, or NULL in the padding */
-static const int8_t *rv_at(const rv_geom *g, const int8_t *x, int64_t q, int t)
-{
-	return q8_tap(g, q8_at(g, x, q).px, t / g->kw, t % g->kw, NULL);
-}
-
-/* M (<= 4) pixels from q x one block of 16 channels: int32 sums in o[] */
+/* M (<= 4) pixels px[] x one block of 16 channels: int32 sums in o[] */
 static inline __attribute__((always_inline)) void
-rv_block(const rv_geom *g, int M, const int8_t *x, int64_t q, const int8_t *w,
-         const int8_t *pad, int32_t o[4][RV_L])
+rv_block(const q8_geom *g, int M, const q8_pix *px, const int8_t *w, const int8_t *pad,
+         int32_t o[4][RV_L])
 {
 	const int8_t *xp[4] = { pad, pad, pad, pad };
 #ifdef __riscv_vector
@@ -39,11 +29,8 @@ rv_block(const rv_geom *g, int M, const int8_t *x, int64_t q, const int8_t *w,
 	memset(o, 0, sizeof(int32_t) * 4 * RV_L);
 #endif
 	for (int t = 0; t < g->taps; t++) {
-		for (int r = 0; r < M; r++) {
-			xp[r] = rv_at(g, x, q + r, t);
-			if (!xp[r])
-				xp[r] = pad;
-		}
+		for (int r = 0; r < M; r++)
+			xp[r] = q8_tap(g, px[r], t / g->kw, t % g->kw, pad);
 		const int8_t *wt = w + (int64_t)t * g->cg * RV_L;
 		for (int c = 0; c < g->cg; c++, wt += RV_L) {
 #ifdef __riscv_vector
@@ -72,10 +59,12 @@ rv_block(const rv_geom *g, int M, const int8_t *x, int64_t q, const int8_t *w,
 
 static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
 {
-	rv_geom gg, *g = &gg;
-	rv_geom_init(g, p, dense);
-	int8_t pad[RV_PADBUF];
-	if (g->cg <= RV_PADBUF)
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, dense, RV_L);
+	if (g->pixels <= 0)
+		return;
+	int8_t pad[Q8_PADBUF];
+	if (g->cg <= Q8_PADBUF)
 		memset(pad, (int8_t)p->i[Q8_AZP], (size_t)g->cg);
 	const int8_t *w = p->p[Q8P_W];
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
@@ -88,17 +77,22 @@ static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
 			int64_t c0 = ((int64_t)grp * g->nob + ob) * RV_L;
 			int nv = g->ocg - ob * RV_L < RV_L ? g->ocg - ob * RV_L : RV_L;
 			int8_t *yb = y + (int64_t)grp * g->ocg + ob * RV_L;
+			const int8_t *wb = w + (int64_t)(grp * g->nob + ob) * bstride;
+			q8_it it = q8_at(g, xg, 0); /* one walk: no division per pixel */
 			for (int64_t q = 0; q < g->pixels; q += 4) {
 				int M = g->pixels - q < 4 ? (int)(g->pixels - q) : 4;
+				q8_pix px[4];
+				for (int r = 0; r < M; r++, q8_step(g, &it))
+					px[r] = it.px;
 				/* the M == 4 call is the one that matters; it is its own
 				   instance so that the row guards fold away */
 				if (M == 4)
-					rv_block(g, 4, xg, q, w + (int64_t)(grp * g->nob + ob) * bstride, pad, o);
+					rv_block(g, 4, px, wb, pad, o);
 				else
-					rv_block(g, M, xg, q, w + (int64_t)(grp * g->nob + ob) * bstride, pad, o);
+					rv_block(g, M, px, wb, pad, o);
 				for (int r = 0; r < M; r++)
 					for (int j = 0; j < nv; j++)
-						yb[(q + r) * g->oc + j] = rv_out(g, (int32_t)((uint32_t)o[r][j] +
+						yb[(q + r) * g->oc + j] = q8_out(g, (int32_t)((uint32_t)o[r][j] +
 							(uint32_t)b[c0 + j]), m[c0 + j], s[c0 + j]);
 			}
 		}
@@ -122,19 +116,22 @@ Q8K void q8k_dense_i8_rvv(const q8_params *p, const void *a, const void *b, void
 Q8K void q8k_dwconv_i8_rvv(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
-	rv_geom gg, *g = &gg;
-	rv_geom_init(g, p, 0);
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, 0, RV_L);
 	const int8_t *x = a;
 	int8_t *y = yy;
 	const int16_t *w = p->p[Q8P_W];
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
 	int C = g->c, Cp = (C + 15) / 16 * 16, azp = p->i[Q8_AZP];
-	const int8_t *xt[RV_TAPS];
+	const int8_t *xt[Q8_DWTAPS];
 	int32_t o[RV_L];
-	for (int64_t q = 0; q < g->pixels; q++) {
+	if (g->pixels <= 0)
+		return;
+	q8_it it = q8_at(g, x, 0);
+	for (int64_t q = 0; q < g->pixels; q++, q8_step(g, &it)) {
 		/* select.c sends windows of more than 64 taps to rv_conv */
-		for (int t = 0; t < g->taps && t < RV_TAPS; t++)
-			xt[t] = rv_at(g, x, q, t);
+		for (int t = 0; t < g->taps && t < Q8_DWTAPS; t++)
+			xt[t] = q8_tap(g, it.px, t / g->kw, t % g->kw, NULL);
 		for (int c = 0; c < C; c += RV_L) {
 			int nv = C - c < RV_L ? C - c : RV_L;
 #ifdef __riscv_vector
@@ -155,7 +152,7 @@ Q8K void q8k_dwconv_i8_rvv(const q8_params *p, const void *a, const void *bb, vo
 			}
 #endif
 			for (int j = 0; j < nv; j++)
-				y[q * C + c + j] = rv_out(g, o[j], m[c + j], s[c + j]);
+				y[q * C + c + j] = q8_out(g, o[j], m[c + j], s[c + j]);
 		}
 	}
 }

@@ -295,6 +295,14 @@ Q8_HELPER void q8_block_run(const q8_geom *g, const q8_block *bk, const int8_t *
 	}
 }
 
+/* Does every window lie inside the image (no padding read)? */
+Q8_HELPER int q8_allin(const q8_geom *g)
+{
+	return g->pt == 0 && g->pl == 0 &&
+	       (int64_t)(g->oh - 1) * g->sh + (int64_t)(g->kh - 1) * g->dh < g->h &&
+	       (int64_t)(g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw < g->w;
+}
+
 /* A padded layer's border tiles test their taps (mode 1), which costs
    as much as the dot products when C is small.  So a layer whose padded
    input fits Q8_PADCOPY bytes runs on a copy of it with the border
@@ -306,8 +314,7 @@ Q8_HELPER const int8_t *q8_padcopy(q8_geom *g, const q8_params *p, const int8_t 
 	int64_t hh = (int64_t)(g->oh - 1) * g->sh + (int64_t)(g->kh - 1) * g->dh + 1;
 	int64_t ww = (int64_t)(g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw + 1;
 	int64_t H = g->pt + g->h > hh ? g->pt + g->h : hh, W = g->pl + g->w > ww ? g->pl + g->w : ww;
-	if ((g->pt == 0 && g->pl == 0 && H == g->h && W == g->w) || g->pixels <= 0 ||
-	    n * H * W * g->c > Q8_PADCOPY)
+	if (q8_allin(g) || g->pixels <= 0 || n * H * W * g->c > Q8_PADCOPY)
 		return x;
 	int8_t azp = (int8_t)p->i[Q8_AZP];
 	int64_t C = g->c, row = (int64_t)g->w * C;
@@ -338,8 +345,7 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 	q8_geom_init(g, p, dense, L);
 	int8_t copy[Q8_PADCOPY];
 	x = q8_padcopy(g, p, x, copy);
-	g->allin = g->pt == 0 && g->pl == 0 && (int64_t)(g->oh - 1) * g->sh + (int64_t)(g->kh - 1) * g->dh < g->h &&
-	           (int64_t)(g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw < g->w;
+	g->allin = q8_allin(g);
 	int32_t flat[Q8_FLAT]; /* one tap (dense) gains nothing: no table */
 	if (g->taps > 1 && g->cg % 4 == 0 && g->taps * g->nk <= Q8_FLAT &&
 	    ((int64_t)(g->kh - 1) * g->dh * g->w + g->kw) * g->c < INT32_MAX) {

@@ -122,6 +122,15 @@ static void drop(Data *d)
 	free(d->x), free(d->w), free(d->want), free(d->b), free(d->m), free(d->s);
 }
 
+/* a step of KERNEL with no blobs yet */
+static Step new_step(const char *kernel)
+{
+	Step s = { .kernel = kernel };
+	for (int i = 0; i < Q8_NP; i++)
+		s.pblob[i] = -1;
+	return s;
+}
+
 /* Lower the case to one step the way lower() does, let select_kernel
    pick and pack, and run the chosen kernel. */
 typedef struct { const char *name; q8_kernel fn; } Variant;
@@ -149,9 +158,7 @@ static void run_case(TargetKind tk, const char *sfx, const Data *d)
 	const Case *k = &d->k;
 	Target t = { .kind = tk, .name = sfx, .isa = sfx };
 	Prog p = { 0 };
-	Step s = { .kernel = k->dense ? "dense_i8" : "conv2d_i8" };
-	for (int i = 0; i < Q8_NP; i++)
-		s.pblob[i] = -1;
+	Step s = new_step(k->dense ? "dense_i8" : "conv2d_i8");
 	int32_t *ip = s.p.i;
 	ip[Q8_N] = k->n, ip[Q8_H] = k->h, ip[Q8_W] = k->w, ip[Q8_C] = k->c;
 	ip[Q8_OH] = d->oh, ip[Q8_OW] = d->ow, ip[Q8_OC] = k->oc;
@@ -340,9 +347,7 @@ static void test_fallback(void **state)
 	for (int pad = 0; pad < 2; pad++) {
 		Target t = { .kind = TG_X86_64_AVX512 };
 		Prog p = { 0 };
-		Step st = { .kernel = "conv2d_i8" };
-		for (int j = 0; j < Q8_NP; j++)
-			st.pblob[j] = -1;
+		Step st = new_step("conv2d_i8");
 		int32_t *ip = st.p.i;
 		ip[Q8_N] = 1, ip[Q8_H] = ip[Q8_W] = 3, ip[Q8_C] = 5000, ip[Q8_OC] = 1;
 		ip[Q8_OH] = ip[Q8_OW] = 3 - 2 + 2 * pad, ip[Q8_KH] = ip[Q8_KW] = 3;
@@ -400,9 +405,7 @@ static void test_identity(void **state)
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		Target t = { .kind = keep[i] };
 		Prog p = { 0 };
-		Step st = { .kernel = "conv2d_i8" };
-		for (int j = 0; j < Q8_NP; j++)
-			st.pblob[j] = -1;
+		Step st = new_step("conv2d_i8");
 		st.p.i[Q8_N] = st.p.i[Q8_H] = st.p.i[Q8_W] = 1;
 		st.p.i[Q8_C] = 4, st.p.i[Q8_OC] = 1, st.p.i[Q8_KH] = st.p.i[Q8_KW] = 1;
 		st.p.i[Q8_GROUPS] = 1, st.p.i[Q8_NRQ] = 1;
@@ -510,9 +513,7 @@ static void test_dw_select(void **state)
 		int32_t m[1] = { cases[i].m };
 		Target t = { .kind = TG_X86_64_AVX512 };
 		Prog p = { 0 };
-		Step st = { .kernel = "conv2d_i8" };
-		for (int j = 0; j < Q8_NP; j++)
-			st.pblob[j] = -1;
+		Step st = new_step("conv2d_i8");
 		int32_t *ip = st.p.i;
 		ip[Q8_N] = 1, ip[Q8_H] = 5, ip[Q8_W] = 500, ip[Q8_C] = ip[Q8_OC] = ip[Q8_GROUPS] = 16;
 		ip[Q8_KH] = 3, ip[Q8_KW] = cases[i].kw, ip[Q8_SH] = ip[Q8_SW] = ip[Q8_DH] = 1;

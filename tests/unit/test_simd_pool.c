@@ -33,14 +33,21 @@ static bool have_avx512(void)
 	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
+/* a step of KERNEL with no blobs yet */
+static Step new_step(const char *kernel)
+{
+	Step s = { .kernel = kernel };
+	for (int i = 0; i < Q8_NP; i++)
+		s.pblob[i] = -1;
+	return s;
+}
+
 /* select_kernel must name the variant for the host target */
 static const char *selected(const char *kernel)
 {
 	Target t = { .kind = TG_X86_64_AVX512 };
 	Prog p = { 0 };
-	Step s = { .kernel = kernel };
-	for (int k = 0; k < Q8_NP; k++)
-		s.pblob[k] = -1;
+	Step s = new_step(kernel);
 	select_kernel(&t, &p, &s);
 	return s.kernel;
 }
@@ -116,9 +123,7 @@ static void test_quantize(void **state)
 	(void)state;
 	Target t = { .kind = TG_X86_64_AVX512 };
 	Prog pr = { 0 };
-	Step st = { .kernel = "quantize" };
-	for (int k = 0; k < Q8_NP; k++)
-		st.pblob[k] = -1;
+	Step st = new_step("quantize");
 	st.p.i[Q8_NQ] = 1;
 	st.p.i[Q8_YDT] = Q8_DT_I8;
 	select_kernel(&t, &pr, &st);
@@ -173,9 +178,7 @@ static void test_dequantize(void **state)
 	(void)state;
 	Target t = { .kind = TG_X86_64_AVX512 };
 	Prog pr = { 0 };
-	Step st = { .kernel = "dequantize" };
-	for (int k = 0; k < Q8_NP; k++)
-		st.pblob[k] = -1;
+	Step st = new_step("dequantize");
 	st.p.i[Q8_NQ] = 1;
 	st.p.i[Q8_ADT] = Q8_DT_I8;
 	select_kernel(&t, &pr, &st);
