@@ -215,6 +215,37 @@ Q8K void q8k_softmax_f32(const q8_params *p, const void *a, const void *b, void 
 		}
 }
 
+/* the activations, in float; leaky_relu's x >= 0 keeps -0 and NaN as they are */
+Q8K void q8k_act_f32(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const float *x = a;
+	float *o = y;
+	float al = p->f[Q8F_ALPHA], be = p->f[Q8F_BETA];
+	int32_t fn = p->i[Q8_FUNC];
+	(void)b;
+	for (int64_t i = 0; i < IP(COUNT); i++) {
+		float v = x[i], r;
+		switch (fn) {
+		case Q8_ACT_SIGMOID: r = 1.0f / (1.0f + expf(-v)); break;
+		case Q8_ACT_TANH: r = tanhf(v); break;
+		case Q8_ACT_HARDSWISH: {
+			float t = v + 3.0f;
+			t = t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t;
+			r = v * t / 6.0f;
+			break;
+		}
+		case Q8_ACT_HARDSIGMOID: {
+			float t = al * v;
+			t = t + be;
+			r = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+			break;
+		}
+		default: r = v >= 0.0f ? v : al * v; break; /* Q8_ACT_LEAKYRELU */
+		}
+		o[i] = r;
+	}
+}
+
 /* ---- quantize / dequantize: any integer dtype ---- */
 
 static inline int64_t load_int(const void *a, int32_t dt, int64_t i)
@@ -312,6 +343,33 @@ Q8K void q8k_copy_slice(const q8_params *p, const void *a, const void *b, void *
 	(void)b;
 	for (int64_t out = 0; out < IP(OUTER); out++)
 		memcpy(o + (out * IP(DLEN) + IP(DOFF)) * IP(INNER) * es, x + out * run, (size_t)run);
+}
+
+/* y in order; an odometer over y's axes but the last walks x */
+Q8K void q8k_transpose(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const char *x = a;
+	char *o = y;
+	const int32_t *d = p->p[Q8P_W];
+	int r = p->i[Q8_RANK];
+	int64_t es = IP(ESIZE), n = IP(COUNT), len = d[r - 1], st = d[2 * r - 1];
+	int64_t idx[8] = {0}, off = 0;
+	(void)b;
+	for (int64_t i = 0; i < n; i += len) {
+		if (es == 1)
+			for (int64_t j = 0; j < len; j++)
+				o[i + j] = x[off + j * st];
+		else
+			for (int64_t j = 0; j < len; j++)
+				memcpy(o + (i + j) * es, x + (off + j * st) * es, (size_t)es);
+		for (int k = r - 2; k >= 0; k--) {
+			off += d[r + k];
+			if (++idx[k] < d[k])
+				break;
+			off -= (int64_t)d[r + k] * d[k];
+			idx[k] = 0;
+		}
+	}
 }
 
 /* ---- int8 ---- */
@@ -514,6 +572,16 @@ Q8K void q8k_pad_i8(const q8_params *p, const void *a, const void *b, void *y)
 				else
 					memset(d, (int8_t)p->i[Q8_YZP], (size_t)IP(C));
 			}
+}
+
+/* any unary function of one int8 as a table (docs/numerics.md) */
+Q8K void q8k_lut_i8(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const int8_t *x = a, *t = p->p[Q8P_W];
+	int8_t *o = y;
+	(void)b;
+	for (int64_t i = 0; i < IP(COUNT); i++)
+		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
 }
 
 #undef IP
