@@ -215,6 +215,33 @@ Q8K void q8k_softmax_f32(const q8_params *p, const void *a, const void *b, void 
 		}
 }
 
+/* tanh from expf and the four operations only, so that it gives the same
+   bits on every target (libm tanhf differs between x86-64 and AArch64):
+   below 0.625 its Taylor series in double (the terms past x^19 are below
+   2^-27 of x there), above it (1 - e) / (1 + e) with e = expf(-2|x|) <= 0.29,
+   where nothing cancels. */
+static float tanh_f32(float v)
+{
+	float a = v < 0.0f ? -v : v, r;
+	if (a < 0.625f) {
+		static const double c[] = {
+			1.0, -1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835, -1382.0 / 155925,
+			21844.0 / 6081075, -929569.0 / 638512875, 6404582.0 / 10854718875.0,
+			-443861162.0 / 1856156927625.0,
+		};
+		double x = a, x2 = x * x, s = c[9];
+		for (int k = 8; k >= 0; k--) {
+			s = s * x2;
+			s = s + c[k];
+		}
+		r = (float)(s * x);
+	} else {
+		float e = expf(-2.0f * a);
+		r = (1.0f - e) / (1.0f + e);
+	}
+	return v < 0.0f ? -r : r;
+}
+
 /* the activations, in float; leaky_relu's x >= 0 keeps -0 and NaN as they are */
 Q8K void q8k_act_f32(const q8_params *p, const void *a, const void *b, void *y)
 {
@@ -227,7 +254,7 @@ Q8K void q8k_act_f32(const q8_params *p, const void *a, const void *b, void *y)
 		float v = x[i], r;
 		switch (fn) {
 		case Q8_ACT_SIGMOID: r = 1.0f / (1.0f + expf(-v)); break;
-		case Q8_ACT_TANH: r = tanhf(v); break;
+		case Q8_ACT_TANH: r = tanh_f32(v); break;
 		case Q8_ACT_HARDSWISH: {
 			float t = v + 3.0f;
 			t = t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t;
@@ -235,9 +262,10 @@ Q8K void q8k_act_f32(const q8_params *p, const void *a, const void *b, void *y)
 			break;
 		}
 		case Q8_ACT_HARDSIGMOID: {
-			float t = al * v;
-			t = t + be;
-			r = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+			/* in double: the product of two floats is exact there, so
+			   a contraction into fma cannot change the sum */
+			double t = (double)al * v + be;
+			r = t < 0.0 ? 0.0f : t > 1.0 ? 1.0f : (float)t;
 			break;
 		}
 		default: r = v >= 0.0f ? v : al * v; break; /* Q8_ACT_LEAKYRELU */
