@@ -2,7 +2,7 @@
    fp32 semantics (to float rounding).
      - ops whose operands are all constants are evaluated (quantize,
        dequantize with --float only, mul/add/sub, relu/relu6/clip,
-       reshape/flatten);
+       reshape/flatten, transpose, the activations in double);
      - batchnorm after a conv2d/dense goes into its weights and bias,
        also when the weights are dequantize(@int8) (QDQ): the int8 data
        stays, its per-channel scales change;
@@ -15,7 +15,7 @@
    Without --float, dequantize(@int8 const) stays: the quantize pass reads
    the weight's own scales from it.  Weights are modified in copies, never
    in place when another op shares them.  docs/calibration.md, "fold". */
-#include "ir.h"
+#include "quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -367,14 +367,6 @@ static bool fold_before(Graph *g, Op *l)
 
 /* ---- constant folding ---- */
 
-static Quant *quant_copy(const Quant *q)
-{
-	Quant *c = quant_new(q->axis, q->n);
-	memcpy(c->scale, q->scale, (size_t)q->n * sizeof *c->scale);
-	memcpy(c->zp, q->zp, (size_t)q->n * sizeof *c->zp);
-	return c;
-}
-
 /* Index along the quantization axis of element i, for per-axis q. */
 static int qindex(const Quant *q, const Type *t, int64_t i)
 {
@@ -462,6 +454,14 @@ static void *eval(Op *op, Type *t, bool is_float)
 		return x->data;
 	case OP_TRANSPOSE:
 		return transposed(op, t);
+	case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_LEAKYRELU: {
+		if (x->type.dt != DT_F32)
+			return NULL;
+		float *d = alloc_array((size_t)n, sizeof *d);
+		for (int64_t i = 0; i < n; i++)
+			d[i] = (float)lut_f(op, ((const float *)x->data)[i]); /* in double, as the tables */
+		return d;
+	}
 	case OP_QUANTIZE: {
 		if (x->type.dt != DT_F32 || t->dt == DT_F32)
 			return NULL;

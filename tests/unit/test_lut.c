@@ -193,6 +193,30 @@ static void test_transpose_lowering(void **state)
 	assert_true(yv[(2 * 5 + 3) * 3 + 1] == 123);
 }
 
+/* fold evaluates transpose and the activations of constants:
+   transpose([[-1, 0], [1, 2]]) = [[-1, 1], [0, 2]]; sigmoid(-1) =
+   1 / (1 + e) = 0.26894142, sigmoid(2) = 0.88079708 */
+static void test_fold_consts(void **state)
+{
+	(void)state;
+	const char *text = "input %x : f32[1, 4];\n"
+			   "const @c : f32[2, 2] = [-1, 0, 1, 2];\n"
+			   "%t = transpose(@c, perm=[1, 0]);\n"
+			   "%s = sigmoid(@c);\n"
+			   "%f = reshape(%s, shape=[1, 4]);\n"
+			   "%ft = reshape(%t, shape=[1, 4]);\n"
+			   "%y = add(%x, %f);\n"
+			   "%y2 = mul(%y, %ft);\n"
+			   "output %y2;\n";
+	Graph *g = parse_string("fold.q8", text, strlen(text));
+	Options o = {.is_float = true};
+	pass_fold(g, &o);
+	assert_int_equal(g->nops, 2);
+	const float *f = g->ops[0]->in[1]->data, *ft = g->ops[1]->in[1]->data;
+	assert_true(ft[0] == -1 && ft[1] == 1 && ft[2] == 0 && ft[3] == 2);
+	assert_true(fabsf(f[0] - 0.26894142f) < 1e-7f && f[1] == 0.5f && fabsf(f[3] - 0.88079708f) < 1e-7f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_zero_points),
 		cmocka_unit_test(test_fuse),
 		cmocka_unit_test(test_transpose_lowering),
+		cmocka_unit_test(test_fold_consts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
