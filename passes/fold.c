@@ -9,6 +9,7 @@
      - mul/add/sub by a per-channel or scalar constant after a conv2d/dense
        goes into its weights and bias, and before one into its weights
        (mul) or bias (add/sub, only without padding);
+     - transpose(dequantize(@int8)) becomes dequantize(@int8 transposed);
      - a remaining batchnorm becomes mul + add by constants, so that later
        passes see only ops they quantize anyway;
      - dead ops and constants are removed.
@@ -439,6 +440,31 @@ static void *transposed(const Op *op, Type *t)
 	return d;
 }
 
+/* transpose(dequantize(@c)) -> dequantize(transpose(@c)): the weights of
+   a QDQ model stay an integer constant behind one dequantize, which the
+   quantize pass reads as weights (a per-axis axis moves with its axis) */
+static bool fold_dq_transpose(Graph *g, Op *op)
+{
+	Op *dq = op->kind == OP_TRANSPOSE && op->in[0]->kind == V_TEMP ? op->in[0]->def : NULL;
+	if (!dq || dq->kind != OP_DEQUANTIZE || dq->in[0]->kind != V_CONST)
+		return false;
+	Value *c = dq->in[0];
+	Op tmp = *op;
+	tmp.in = &c;
+	Type t = c->type;
+	for (int k = 0; k < t.rank; k++)
+		t.dims[k] = c->type.dims[op->a.perm[k]];
+	void *d = transposed(&tmp, &t);
+	Quant *q = quant_copy(&dq->a.q);
+	for (int k = 0; k < t.rank; k++)
+		if (dq->a.q.axis >= 0 && op->a.perm[k] == dq->a.q.axis)
+			q->axis = k;
+	op->kind = OP_DEQUANTIZE;
+	op->in[0] = graph_add_const(g, fmt("%s.t", c->name), t, d, op->loc);
+	op->a.q = *q;
+	return true;
+}
+
 /* The value of op, or NULL when it is not one we fold. */
 static void *eval(Op *op, Type *t, bool is_float)
 {
@@ -548,7 +574,8 @@ void pass_fold(Graph *g, Options *o)
 			Op *op = g->ops[i];
 			if (op->nin == 0)
 				continue;
-			if (fold_const(g, op, o->is_float) || fold_bn(g, op, !o->is_float) ||
+			if (fold_const(g, op, o->is_float) || fold_dq_transpose(g, op) ||
+			    fold_bn(g, op, !o->is_float) ||
 			    fold_after(g, op, !o->is_float) ||
 			    fold_before(g, op) || split_bn(g, op))
 				changed = true;
