@@ -217,6 +217,31 @@ static void test_fold_consts(void **state)
 	assert_true(fabsf(f[0] - 0.26894142f) < 1e-7f && f[1] == 0.5f && fabsf(f[3] - 0.88079708f) < 1e-7f);
 }
 
+/* QDQ weights behind a transpose: the dequantize moves after it, onto the
+   transposed int8 data, and its per-axis axis 0 becomes axis 1 */
+static void test_fold_dq_transpose(void **state)
+{
+	(void)state;
+	const char *text = "input %x : f32[2, 3];\n"
+			   "const @wq : i8[3, 4] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];\n"
+			   "%w = dequantize(@wq, scale=[0.5, 0.25, 0.125], zero_point=0, axis=0);\n"
+			   "%wt = transpose(%w, perm=[1, 0]);\n"
+			   "%y = dense(%x, %wt);\n"
+			   "output %y;\n";
+	Graph *g = parse_string("dqt.q8", text, strlen(text));
+	Options o = {0};
+	pass_fold(g, &o);
+	assert_int_equal(g->nops, 2);
+	Op *dq = g->ops[0];
+	assert_int_equal(dq->kind, OP_DEQUANTIZE);
+	assert_int_equal(dq->a.q.axis, 1);
+	assert_true(dq->a.q.scale[2] == 0.125);
+	Value *c = dq->in[0];
+	assert_true(c->kind == V_CONST && c->type.dims[0] == 4 && c->type.dims[1] == 3);
+	const int8_t want[12] = {1, 5, 9, 2, 6, 10, 3, 7, 11, 4, 8, 12};
+	assert_memory_equal(c->data, want, 12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_fuse),
 		cmocka_unit_test(test_transpose_lowering),
 		cmocka_unit_test(test_fold_consts),
+		cmocka_unit_test(test_fold_dq_transpose),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
