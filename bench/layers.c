@@ -3,7 +3,7 @@
    by codegen/select.c exactly as the compiler does.  Median of N timed
    runs; GOPS counts a multiply and an add as two ops.
    usage: layers [PEAK_GOPS [RUNS]]  (PEAK_GOPS from bench/peak, for the
-   % of peak column) */
+   % of peak column).  Last, the table lookup (lut_i8) of each variant. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +117,49 @@ static double run(const Layer *L, TargetKind tk, int runs, int8_t *y, const char
 	return med;
 }
 
+/* lut_i8 over a 56x56x64 tensor (200704 bytes): each variant, median us */
+static void luts(int runs, bool has2, bool has512)
+{
+	enum { N = 56 * 56 * 64 };
+	static int8_t x[N], y[N], want[N], t[256];
+	srand(2);
+	for (int i = 0; i < N; i++)
+		x[i] = (int8_t)(rand() % 256 - 128);
+	for (int i = 0; i < 256; i++)
+		t[i] = (int8_t)(rand() % 256 - 128);
+	q8_params p = { 0 };
+	p.i[Q8_COUNT] = N;
+	p.p[Q8P_W] = t;
+	bool vbmi = has512 && __builtin_cpu_supports("avx512vbmi");
+	const struct { const char *name; q8_kernel k; void (*f)(const int8_t *, const int8_t *, int8_t *, int64_t);
+	               bool ok; } v[] = {
+		{ "lut_i8", q8k_lut_i8, NULL, true },
+		{ "lut_i8_avx2", q8k_lut_i8_avx2, NULL, has2 },
+		{ "lut_i8_avx512 (bw)", NULL, x5_lut_bw, has512 },
+		{ "lut_i8_avx512 (vbmi)", NULL, x5_lut_vbmi, vbmi },
+	};
+	double *tm = malloc(sizeof(double) * (size_t)runs);
+	for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
+		if (!v[j].ok)
+			continue;
+		for (int r = -1; r < runs; r++) { /* r = -1: warm up */
+			double t0 = now();
+			if (v[j].k)
+				v[j].k(&p, x, NULL, y);
+			else
+				v[j].f(x, t, y, N);
+			if (r >= 0)
+				tm[r] = now() - t0;
+		}
+		qsort(tm, (size_t)runs, sizeof *tm, cmp);
+		if (j == 0)
+			memcpy(want, y, N);
+		printf("%-24s %-20s %8.1f %8.2f GB/s%s\n", "lut 56x56x64", v[j].name, tm[runs / 2] * 1e6,
+		       N / tm[runs / 2] * 1e-9, memcmp(y, want, N) ? "  MISMATCH" : "");
+	}
+	free(tm);
+}
+
 int main(int argc, char **argv)
 {
 	double peak = argc > 1 ? atof(argv[1]) : 0;
@@ -149,5 +192,6 @@ int main(int argc, char **argv)
 		}
 		free(want), free(y);
 	}
+	luts(runs, has2, has512);
 	return 0;
 }
