@@ -9,7 +9,8 @@
      - mul/add/sub by a per-channel or scalar constant after a conv2d/dense
        goes into its weights and bias, and before one into its weights
        (mul) or bias (add/sub, only without padding);
-     - transpose(dequantize(@int8)) becomes dequantize(@int8 transposed);
+     - transpose(dequantize(@int8)) becomes dequantize(@int8 transposed),
+       a transpose of a transpose one transpose, an identity one nothing;
      - a remaining batchnorm becomes mul + add by constants, so that later
        passes see only ops they quantize anyway;
      - dead ops and constants are removed.
@@ -465,6 +466,33 @@ static bool fold_dq_transpose(Graph *g, Op *op)
 	return true;
 }
 
+/* transpose of a transpose: one, by p1[p2[i]]; an identity goes (unless
+   it is a graph output, whose name the caller sees) */
+static bool fold_transposes(Graph *g, Op *op)
+{
+	if (op->kind != OP_TRANSPOSE)
+		return false;
+	Op *t1 = op->in[0]->kind == V_TEMP ? op->in[0]->def : NULL;
+	bool changed = false;
+	if (t1 && t1->kind == OP_TRANSPOSE) {
+		int64_t p[MAXRANK];
+		for (int i = 0; i < op->a.nperm; i++)
+			p[i] = t1->a.perm[op->a.perm[i]];
+		memcpy(op->a.perm, p, sizeof p);
+		op->in[0] = t1->in[0];
+		changed = true;
+	}
+	for (int i = 0; i < op->a.nperm; i++)
+		if (op->a.perm[i] != i)
+			return changed;
+	for (int i = 0; i < g->noutputs; i++)
+		if (g->outputs[i] == op->out)
+			return changed;
+	graph_replace_uses(g, op->out, op->in[0]);
+	op->nin = 0; /* dead */
+	return true;
+}
+
 /* The value of op, or NULL when it is not one we fold. */
 static void *eval(Op *op, Type *t, bool is_float)
 {
@@ -574,7 +602,7 @@ void pass_fold(Graph *g, Options *o)
 			Op *op = g->ops[i];
 			if (op->nin == 0)
 				continue;
-			if (fold_const(g, op, o->is_float) || fold_dq_transpose(g, op) ||
+			if (fold_const(g, op, o->is_float) || fold_dq_transpose(g, op) || fold_transposes(g, op) ||
 			    fold_bn(g, op, !o->is_float) ||
 			    fold_after(g, op, !o->is_float) ||
 			    fold_before(g, op) || split_bn(g, op))

@@ -242,6 +242,31 @@ static void test_fold_dq_transpose(void **state)
 	assert_memory_equal(c->data, want, 12);
 }
 
+/* NCHW -> NHWC -> NCHW is nothing; [0, 2, 3, 1] then [0, 2, 1, 3] is one
+   transpose by p1[p2[i]] = [0, 3, 2, 1]; an identity that is an output stays */
+static void test_fold_transposes(void **state)
+{
+	(void)state;
+	const char *text = "input %x : f32[1, 2, 3, 4];\n"
+			   "%a = transpose(%x, perm=[0, 2, 3, 1]);\n"
+			   "%b = transpose(%a, perm=[0, 3, 1, 2]);\n"
+			   "%c = relu(%b);\n"
+			   "%d = transpose(%c, perm=[0, 2, 3, 1]);\n"
+			   "%e = transpose(%d, perm=[0, 2, 1, 3]);\n"
+			   "%f = transpose(%x, perm=[0, 1, 2, 3]);\n"
+			   "output %e, %f;\n";
+	Graph *g = parse_string("tt.q8", text, strlen(text));
+	Options o = {.is_float = true};
+	pass_fold(g, &o);
+	assert_int_equal(g->nops, 3); /* relu, %e, %f */
+	assert_ptr_equal(g->ops[0]->in[0], g->inputs[0]);
+	Op *e = g->outputs[0]->def;
+	assert_ptr_equal(e->in[0], g->ops[0]->out);
+	assert_true(e->a.perm[0] == 0 && e->a.perm[1] == 3 && e->a.perm[2] == 2 && e->a.perm[3] == 1);
+	assert_true(e->out->type.dims[1] == 4 && e->out->type.dims[2] == 3 && e->out->type.dims[3] == 2);
+	assert_int_equal(g->outputs[1]->def->kind, OP_TRANSPOSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_transpose_lowering),
 		cmocka_unit_test(test_fold_consts),
 		cmocka_unit_test(test_fold_dq_transpose),
+		cmocka_unit_test(test_fold_transposes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
