@@ -15,6 +15,7 @@
 static const char usage[] =
 	"usage: q8c compile MODEL -o OUTDIR [options]\n"
 	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
+	"       q8c import MODEL.onnx -o OUT.q8 [--input-layout nhwc|nchw]\n"
 	"       q8c passes\n"
 	"       q8c --help | --version\n"
 	"\n"
@@ -31,6 +32,7 @@ static const char usage[] =
 	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
 	"                         rounding its weights causes, measured on --calib (needed)\n"
 	"  --float                compile / run the float model without quantizing\n"
+	"  --input-layout L       MODEL.onnx: nhwc (default) or nchw inputs (docs/onnx.md)\n"
 	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
 	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
@@ -40,6 +42,7 @@ static const char usage[] =
 
 typedef struct {
 	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
+	bool nchw; /* --input-layout nchw */
 	Options o;
 } Args;
 
@@ -178,7 +181,7 @@ static int cmd_run(Args *a)
 {
 	if (!a->input || !a->output)
 		bad_usage("%s", "run needs --input X.npy and --output Y.npy");
-	Graph *g = parse_file(a->model);
+	Graph *g = load_model(a->model, a->nchw);
 	if (g->ninputs != 1 || g->noutputs != 1)
 		fatal("%s: q8c run takes single-input, single-output models (this one has %d inputs, %d outputs)",
 		      a->model, g->ninputs, g->noutputs);
@@ -189,7 +192,7 @@ static int cmd_run(Args *a)
 
 	Graph *fg = NULL;
 	if (a->o.report && !a->o.is_float) {
-		fg = parse_file(a->model);
+		fg = load_model(a->model, a->nchw);
 		Options fo = a->o;
 		fo.is_float = true;
 		fo.dump_after = NULL;
@@ -271,13 +274,13 @@ static int cmd_compile(Args *a)
 	if (a->name && !is_ident(a->name))
 		bad_usage("--name '%s' is not a C identifier", a->name);
 
-	Graph *g = parse_file(a->model);
+	Graph *g = load_model(a->model, a->nchw);
 	const char *name = a->name ? a->name : g->name;
 	if (!is_ident(name))
 		fatal("%s: the model's name '%s' is not a C identifier: give --name", a->model, name);
 	Graph *fg = NULL;
 	if (a->o.report && !a->o.is_float) {
-		fg = parse_file(a->model);
+		fg = load_model(a->model, a->nchw);
 		Options fo = a->o;
 		fo.is_float = true;
 		fo.dump_after = NULL;
@@ -337,6 +340,13 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		parse_args(&a, argc, argv);
 		return cmd_run(&a);
+	}
+	if (strcmp(argv[1], "import") == 0) {
+		parse_args(&a, argc, argv);
+		if (!a.outdir)
+			bad_usage("%s", "import needs -o OUT.q8");
+		import_model(load_model(a.model, a.nchw), a.outdir);
+		return 0;
 	}
 	bad_usage("unknown command '%s'", argv[1]);
 }
