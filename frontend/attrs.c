@@ -87,7 +87,7 @@ static const struct {
 	{"size", A_SIZE}, {"min", A_MIN}, {"max", A_MAX}, {"epsilon", A_EPSILON}, {"value", A_VALUE},
 	{"shape", A_SHAPE}, {"axis", A_AXIS | A_QUANT}, {"scale", A_QUANT}, {"zero_point", A_QUANT},
 	{"dtype", A_DTYPE}, {"mult", A_RQ}, {"shift", A_RQ}, {"lo", A_CLAMP}, {"hi", A_CLAMP},
-	{"xzp", A_XZP},
+	{"xzp", A_XZP}, {"alpha", A_ALPHA}, {"beta", A_BETA}, {"perm", A_PERM},
 };
 
 static double num(Item *it, const char *op)
@@ -177,6 +177,12 @@ void fe_attrs(Op *op, Items *at)
 			a->value = num(it, on);
 		else if (!strcmp(s, "shape"))
 			a->nshape = ints(it, on, -1, a->shape, -big, big);
+		else if (!strcmp(s, "alpha"))
+			a->alpha = num(it, on);
+		else if (!strcmp(s, "beta"))
+			a->beta = num(it, on);
+		else if (!strcmp(s, "perm"))
+			a->nperm = ints(it, on, -1, a->perm, -big, big); /* checked against the rank by infer */
 		else if (!strcmp(s, "axis") && (have & A_AXIS))
 			a->axis = (int)one_int(it, on, -MAXRANK, MAXRANK - 1);
 		else if (!strcmp(s, "dtype")) {
@@ -225,6 +231,8 @@ void fe_attrs(Op *op, Items *at)
 	}
 	if ((have & A_SHAPE) && !fe_item(at, "shape"))
 		error_at(op->loc, "%s needs shape=[...]", on);
+	if ((have & A_PERM) && !fe_item(at, "perm"))
+		error_at(op->loc, "%s needs perm=[...]", on);
 	if ((have & A_MIN) && a->min > a->max)
 		error_at(op->loc, "%s: min %.17g is greater than max %.17g", on, a->min, a->max);
 	if ((have & A_EPSILON) && a->epsilon < 0)

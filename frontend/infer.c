@@ -228,6 +228,25 @@ static void reshape(Op *op, Type *y)
 	}
 }
 
+/* transpose: perm is a permutation of 0 .. rank-1 */
+static void transpose(Op *op, Type *y)
+{
+	Type *x = in(op, 0);
+	Attrs *a = &op->a;
+	if (a->nperm != x->rank)
+		error_at(op->loc, "%s: perm has %d entries but the input %s has rank %d", on(op), a->nperm,
+			fe_dims(x), x->rank);
+	bool seen[MAXRANK] = {0};
+	for (int i = 0; i < a->nperm; i++) {
+		int64_t p = a->perm[i];
+		if (p < 0 || p >= x->rank || seen[p])
+			error_at(op->loc, "%s: perm must be a permutation of 0 .. %d, got %lld at position %d", on(op),
+				x->rank - 1, (long long)p, i);
+		seen[p] = true;
+		y->dims[i] = x->dims[p];
+	}
+}
+
 static void concat(Op *op, Type *y)
 {
 	Type *x = in(op, 0);
@@ -300,8 +319,13 @@ void infer_op(Op *op)
 		need_dt(op, 1, F);
 		broadcast(op);
 		break;
-	case OP_RELU: case OP_RELU6:
+	case OP_RELU: case OP_RELU6: case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH:
+	case OP_HARDSIGMOID: case OP_LEAKYRELU:
 		need_dt(op, 0, F);
+		break;
+	case OP_TRANSPOSE:
+		need_dt(op, 0, F | Q8);
+		transpose(op, &y);
 		break;
 	case OP_CLIP:
 		need_dt(op, 0, F | Q8);

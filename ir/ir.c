@@ -207,6 +207,8 @@ Op *op_new(Graph *g, OpKind k, Value **in, int nin, const char *name, Loc l)
 	op->a.dtype = DT_I8;
 	op->a.lo = -128;
 	op->a.hi = 127;
+	op->a.alpha = k == OP_LEAKYRELU ? 0.01 : 0.2; /* the ONNX defaults */
+	op->a.beta = 0.5;
 	Type t = {0};
 	op->out = value_new(V_TEMP, g ? graph_unique_name(g, name) : name, t, l);
 	op->out->def = op;

@@ -136,11 +136,17 @@ enum {
 	A_RQ = 1 << 13,       /* [mult, shift] int lists: fixed-point multipliers */
 	A_CLAMP = 1 << 14,    /* [lo, hi]    ints: clamp of the integer result */
 	A_XZP = 1 << 15,      /* [xzp]       int: zero point subtracted in the inner loop */
+	A_ALPHA = 1 << 16,    /* [alpha]     number (hardsigmoid 0.2, leaky_relu 0.01) */
+	A_BETA = 1 << 17,     /* [beta]      number (hardsigmoid 0.5) */
+	A_PERM = 1 << 18,     /* [perm]      int list: a permutation of the axes */
 };
 
 typedef struct {
 	int64_t strides[2], pads[4], dilations[2], size[2], groups;
 	double min, max, epsilon, value;
+	double alpha, beta; /* hardsigmoid: max(0, min(1, alpha*x + beta)); leaky_relu: alpha */
+	int nperm;
+	int64_t perm[MAXRANK]; /* transpose: y.dims[i] = x.dims[perm[i]] */
 	int nshape;
 	int64_t shape[MAXRANK];
 	int axis;
@@ -196,7 +202,7 @@ int op_parse(const char *name); /* -1 if unknown */
        M = sa * sb / sy.
    The ops marked * in ops.def also run on i8 tensors: clip's min and max
    are then integers in the quantized domain, pad's value too; pools, pad,
-   reshape, flatten and concat keep the quantization parameters (concat's
+   reshape, flatten, concat and transpose keep the quantization parameters (concat's
    operands must all share them); avgpool2d/global_avgpool compute
    y = zx + round_half_away_from_zero(sum(x - zx) / count).
 

@@ -182,6 +182,12 @@ static void attrs(FILE *f, const Op *op)
 		fputs(", value=", f), dbl(f, a->value);
 	if (m & A_SHAPE)
 		fputs(", shape=", f), ints64(f, a->shape, a->nshape);
+	if (m & A_ALPHA)
+		fputs(", alpha=", f), dbl(f, a->alpha);
+	if (m & A_BETA)
+		fputs(", beta=", f), dbl(f, a->beta);
+	if (m & A_PERM)
+		fputs(", perm=", f), ints64(f, a->perm, a->nperm);
 	if (m & A_AXIS)
 		fprintf(f, ", axis=%d", a->axis);
 	if (m & A_QUANT)
