@@ -14,8 +14,21 @@ int nhwc_axis(int a)
 
 Value *transpose(Ctx *c, Value *v, const int *perm, const char *name)
 {
-	(void)v, (void)perm, (void)name;
-	oerr(c, "this model needs a transpose of an activation (layout conversion), which is not supported yet");
+	Op *op = emit(c, OP_TRANSPOSE, &v, 1, name);
+	op->a.nperm = v->type.rank;
+	for (int i = 0; i < v->type.rank; i++)
+		op->a.perm[i] = perm[i];
+	if (v->type.q && v->type.q->axis >= 0) { /* a per-axis axis moves with its axis */
+		Quant *q = quant_new(0, v->type.q->n);
+		*q = *v->type.q;
+		for (int i = 0; i < v->type.rank; i++)
+			if (perm[i] == v->type.q->axis)
+				q->axis = i;
+		op->out->type.q = q;
+	} else {
+		op->out->type.q = v->type.q;
+	}
+	return finish_op(c, op);
 }
 
 Value *reshape_value(Ctx *c, Value *v, int rank, const int64_t *dims, const char *name)

@@ -294,13 +294,19 @@ static double scalar(Ctx *c, Ent *e, const char *what)
 	return tget(t, 0);
 }
 
+/* lo, hi: clip's bounds, or alpha and beta */
 static void unary(Ctx *c, OpKind k, double lo, double hi)
 {
 	Ent *x = ent_input(c, 0);
 	Value *xv = x->v && !x->k ? x->v : as_plain(c, x);
 	Op *op = emit(c, k, &xv, 1, out_name(c));
-	op->a.min = lo;
-	op->a.max = hi;
+	if (k == OP_CLIP) {
+		op->a.min = lo;
+		op->a.max = hi;
+	} else if (k == OP_HARDSIGMOID || k == OP_LEAKYRELU) {
+		op->a.alpha = lo;
+		op->a.beta = hi;
+	}
 	set_out(c, 0, finish_op(c, op), x->k ? L_PLAIN : x->lay, x);
 }
 
@@ -705,6 +711,16 @@ void import_node(Ctx *c)
 		matmul(c);
 	else if (!strcmp(op, "Relu"))
 		unary(c, OP_RELU, -INFINITY, INFINITY);
+	else if (!strcmp(op, "Sigmoid"))
+		unary(c, OP_SIGMOID, 0, 0);
+	else if (!strcmp(op, "Tanh"))
+		unary(c, OP_TANH, 0, 0);
+	else if (!strcmp(op, "HardSwish"))
+		unary(c, OP_HARDSWISH, 0, 0);
+	else if (!strcmp(op, "HardSigmoid"))
+		unary(c, OP_HARDSIGMOID, attr_f(c, "alpha", 0.2), attr_f(c, "beta", 0.5));
+	else if (!strcmp(op, "LeakyRelu"))
+		unary(c, OP_LEAKYRELU, attr_f(c, "alpha", 0.01), 0.5);
 	else if (!strcmp(op, "Clip"))
 		clip(c);
 	else if (!strcmp(op, "Add"))

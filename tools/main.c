@@ -110,6 +110,11 @@ static void parse_args(Args *a, int argc, char **argv)
 				a->o.pow2 = true;
 			else if (strcmp(v, "float") != 0)
 				bad_usage("--scale takes pow2 or float, not '%s'", v);
+		} else if (strcmp(s, "--input-layout") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "nchw") != 0 && strcmp(v, "nhwc") != 0)
+				bad_usage("--input-layout takes nhwc or nchw, not '%s'", v);
+			a->nchw = v[1] == 'c';
 		} else if (strcmp(s, "--float") == 0)
 			a->o.is_float = true;
 		else if (strcmp(s, "--report") == 0)
