@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,8 @@ int64_t attr_i(Ctx *c, const char *name, int64_t def)
 double attr_f(Ctx *c, const char *name, double def)
 {
 	Onnx__AttributeProto *a = typed(c, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, "a float");
+	if (a && !isfinite(a->f))
+		oerr(c, "attribute '%s' is not finite (%g)", name, a->f);
 	return a ? a->f : def;
 }
 
@@ -164,7 +167,8 @@ int attr_ints(Ctx *c, const char *name, int64_t *v, int max)
 		return -1;
 	if (a->n_ints > (size_t)max)
 		oerr(c, "attribute '%s' has %zu entries, at most %d supported", name, a->n_ints, max);
-	memcpy(v, a->ints, a->n_ints * sizeof *v);
+	if (a->n_ints)
+		memcpy(v, a->ints, a->n_ints * sizeof *v);
 	return (int)a->n_ints;
 }
 
@@ -263,19 +267,33 @@ Tensor *tensor_from_proto(Ctx *c, Onnx__TensorProto *p, const char *what)
 	if (p->segment)
 		oerr(c, "%s: segmented tensors are not supported", what);
 	int64_t n = numel_of(c, (int)p->n_dims, p->dims);
-	Tensor *t = tensor_new(dt, (int)p->n_dims, p->dims);
 	size_t bytes = (size_t)n * es;
-	if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-		t->data = read_external(c, p, what, bytes);
+	bool ext = p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+	/* the sizes first: a declared shape allocates nothing the file does not hold */
+	if (ext) {
+		;
 	} else if (p->has_raw_data) {
 		if (p->raw_data.len != bytes)
 			oerr(c, "%s: raw data holds %zu bytes, the %s tensor of %lld elements needs %zu", what,
 			     p->raw_data.len, onnx_dtype(dt), (long long)n, bytes);
-		memcpy(t->data, p->raw_data.data, bytes); /* little-endian hosts only, as everywhere in q8c */
 	} else {
 		size_t got = dt == T_F32 ? p->n_float_data : dt == T_I64 ? p->n_int64_data : p->n_int32_data;
 		if (got != (size_t)n)
 			oerr(c, "%s: %zu values for a tensor of %lld elements", what, got, (long long)n);
+	}
+	Tensor *t = alloc(sizeof *t);
+	t->dt = dt;
+	t->rank = (int)p->n_dims;
+	t->n = n;
+	if (p->n_dims)
+		memcpy(t->dims, p->dims, p->n_dims * sizeof *p->dims);
+	if (ext) {
+		t->data = read_external(c, p, what, bytes);
+	} else if (p->has_raw_data) {
+		t->data = alloc(bytes);
+		memcpy(t->data, p->raw_data.data, bytes); /* little-endian hosts only, as everywhere in q8c */
+	} else {
+		t->data = alloc(bytes);
 		for (int64_t i = 0; i < n; i++) {
 			if (dt == T_F32) {
 				((float *)t->data)[i] = p->float_data[i];
@@ -305,6 +323,9 @@ Value *new_const(Ctx *c, const char *name, Tensor *t)
 	}
 	ty.rank = t->rank;
 	memcpy(ty.dims, t->dims, sizeof ty.dims);
+	for (int64_t i = 0; t->dt == T_F32 && i < t->n; i++)
+		if (!isfinite(((float *)t->data)[i]))
+			oerr(c, "%s: element %lld is not finite (%g)", name, (long long)i, ((float *)t->data)[i]);
 	Value *v = graph_add_const(c->g, sanitize(name), ty, t->data, c->loc);
 	v->off = -1;
 	return v;

@@ -6,6 +6,8 @@
 #include "frontend.h"
 #include "onnx.pb-c.h"
 
+#define MAXFOLD ((int64_t)1 << 24) /* elements of a constant expanded at import */
+
 /* ONNX element types we read (TensorProto.DataType) */
 enum { T_F32 = 1, T_U8 = 2, T_I8 = 3, T_I32 = 6, T_I64 = 7 };
 

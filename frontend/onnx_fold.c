@@ -103,8 +103,10 @@ Tensor *tbroadcast(Ctx *c, const Tensor *t, int rank, const int64_t *dims)
 		st[i] = d == 1 ? 0 : s;
 		s *= d;
 	}
+	/* an expanded constant is as large as the tensor it meets: bound it */
+	if (numel_of(c, rank, dims) > MAXFOLD)
+		oerr(c, "a constant broadcast to %lld elements: too large to expand", (long long)numel_of(c, rank, dims));
 	Tensor *r = tensor_new(t->dt, rank, dims);
-	numel_of(c, rank, dims);
 	int64_t idx[MAXRANK] = {0};
 	for (int64_t o = 0; o < r->n; o++) {
 		int64_t src = 0;

@@ -291,6 +291,8 @@ static double scalar(Ctx *c, Ent *e, const char *what)
 	Tensor *t = fconst(c, e, what);
 	if (t->n != 1)
 		oerr(c, "%s must be a scalar", what);
+	if (isnan(tget(t, 0)))
+		oerr(c, "%s is NaN", what);
 	return tget(t, 0);
 }
 
@@ -570,6 +572,8 @@ static void pad(Ctx *c)
 	}
 	if (x->rank != 4 || n != 8)
 		oerr(c, "only 4-D inputs with 8 pads are supported");
+	if (!isfinite(value))
+		oerr(c, "the pad value %g is not finite", value);
 	if (p[0] || p[1] || p[4] || p[5])
 		oerr(c, "padding of the batch or channel axis is not supported");
 	for (int i = 0; i < 8; i++)
@@ -701,6 +705,8 @@ static void dequantize(Ctx *c)
 void import_node(Ctx *c)
 {
 	const char *op = c->node->op_type ? c->node->op_type : "";
+	if (!out_used(c, 0))
+		oerr(c, "the node has no output");
 	if (import_shape_op(c, op))
 		return;
 	if (!strcmp(op, "Conv"))
