@@ -299,6 +299,11 @@ def errors():
     bad("twice", tiny([relu, H.make_node("Relu", ["x"], ["y"], name="again")]), "tensor 'y' is defined twice")
     bad("domain", tiny([H.make_node("QLinearSigmoid", ["x"], ["y"], name="ms", domain="com.microsoft")]),
         "operators of domain 'com.microsoft' are not supported")
+    # found by fuzz_onnx: a NaN weight (the model text cannot hold it), a node without outputs
+    bad("nan_weight", tiny([H.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+                           [init("w", np.full((4, 2, 3, 3), np.nan, np.float32))]), "w: element 0 is not finite")
+    bad("no_output", tiny([H.make_node("Relu", ["x"], [], name="r"), relu]),
+        "node 'r' (Relu): error: the node has no output")
     bad("int_input", model("bad", [relu], [], [1, 4], "y", [1, 4]).SerializeToString().replace(
         b"\x08\x01\x12", b"\x08\x06\x12", 1), "inputs must be float")
 

@@ -5,6 +5,7 @@ expected outputs from PyTorch):
     inputs (the default) and with --input-layout nchw;
   - `q8c import` then `q8c run OUT.q8` gives the bytes `q8c run MODEL.onnx` gives,
     in fp32 and int8 (calibrated on the input);
+  - golden texts: tests/onnx/NAME.q8 is what `q8c import NAME.onnx` writes;
   - every file of tests/onnx/errors exits 1 with its .err message, and a failed
     import leaves nothing behind.
 usage: onnx_import.py Q8C SRCDIR SCRATCH"""
@@ -74,6 +75,15 @@ for m in models:
             with open(a, "rb") as fa, open(b, "rb") as fb:
                 check(f"{m} {mode[0]} import", fa.read() == fb.read(),
                       "q8c run OUT.q8 and q8c run MODEL.onnx differ")
+
+# golden text: NAME.q8 is what `q8c import NAME.onnx` writes (NAME_nchw.q8 with --input-layout nchw)
+for g in sorted(f for f in os.listdir(d) if f.endswith(".q8")):
+    m, flags = (g[:-8], ["--input-layout", "nchw"]) if g.endswith("_nchw.q8") else (g[:-3], [])
+    out = os.path.join(scratch, "golden", m + ".q8")  # the model name comes from the ONNX file
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    r = run("import", os.path.join(d, m + ".onnx"), "-o", out, *flags)
+    check(f"golden {g}", r.returncode == 0 and open(out).read() == open(os.path.join(d, g)).read(),
+          f"import differs from {g}: {r.stderr.strip()}")
 
 # bad files
 ed = os.path.join(d, "errors")
