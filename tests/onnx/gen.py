@@ -240,6 +240,16 @@ def qdq():
     save("qdq", model("qdq", nodes, inits, [1, 2, 5, 5], "y", [1, 4], opset=13), x, y)
 
 
+def names():
+    """ONNX names outside [A-Za-z0-9_.] sanitised, and made unique when two meet (golden names.q8)"""
+    x = f32(1, 4)
+    nodes = [H.make_node("Relu", ["in:0"], ["a/b"], name="r1"),
+             H.make_node("Relu", ["a/b"], ["a_b"], name="r2"),
+             H.make_node("Add", ["a/b", "a_b"], ["y:0"], name="add")]
+    y = 2 * np.maximum(x, 0)
+    save("names", model("names", nodes, [], [1, 4], "y:0", [1, 4], x_name="in:0"), x, y)
+
+
 # ---- bad files: each must exit 1 with this message (a substring of stderr) ----
 
 def bad(name, data, msg):
@@ -337,4 +347,5 @@ if __name__ == "__main__":
     old_opsets()
     qdq()
     external()
+    names()
     errors()
