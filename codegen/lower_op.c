@@ -392,6 +392,73 @@ static void lower_qdq(L *l, Step *s)
 	s->pblob[Q8P_ZP] = lower_blob(l, fmt("%s_zp", y->name), DT_I32, q->n, q->zp);
 }
 
+static void lower_act(L *l, Step *s)
+{
+	Op *op = l->op;
+	need_dt(l, op->in[0], DT_F32);
+	s->kernel = "act_f32";
+	set_count(l, s, &op->in[0]->type);
+	int f = op->kind == OP_SIGMOID ? Q8_ACT_SIGMOID : op->kind == OP_TANH ? Q8_ACT_TANH
+		: op->kind == OP_HARDSWISH ? Q8_ACT_HARDSWISH : op->kind == OP_HARDSIGMOID ? Q8_ACT_HARDSIGMOID
+		: Q8_ACT_LEAKYRELU;
+	set(l, s, Q8_FUNC, f);
+	s->p.f[Q8F_ALPHA] = (float)op->a.alpha;
+	s->p.f[Q8F_BETA] = (float)op->a.beta;
+}
+
+/* The kernel walks y in order: for each axis i of y its length and the
+   stride of x along it.  Axes of length 1 go, and neighbours that stay
+   neighbours in x merge ([0, 2, 3, 1] on [N, C, H, W] is [N, C, H*W]
+   read as [N, H*W, C]), so the inner loop runs as long as it can. */
+static void lower_transpose(L *l, Step *s)
+{
+	Op *op = l->op;
+	const Type *x = &op->in[0]->type;
+	if (op->a.nperm != x->rank || op->out->type.dt != x->dt)
+		BROKEN(l, "perm of %d entries on %s", op->a.nperm, type_str(x));
+	int64_t xs[MAXRANK], d[MAXRANK], st[MAXRANK];
+	int64_t acc = 1;
+	for (int i = x->rank - 1; i >= 0; i--)
+		xs[i] = acc, acc *= x->dims[i];
+	int r = 0;
+	for (int i = 0; i < x->rank; i++) {
+		int64_t p = op->a.perm[i];
+		if (p < 0 || p >= x->rank)
+			BROKEN(l, "perm entry %lld", (long long)p);
+		if (x->dims[p] == 1)
+			continue;
+		if (r > 0 && st[r - 1] == xs[p] * x->dims[p]) {
+			d[r - 1] *= x->dims[p];
+			st[r - 1] = xs[p];
+			continue;
+		}
+		d[r] = x->dims[p], st[r] = xs[p], r++;
+	}
+	if (r == 0)
+		d[0] = st[0] = 1, r = 1;
+	int32_t *w = alloc_array((size_t)(2 * r), sizeof *w);
+	set(l, s, Q8_COUNT, type_numel(x)); /* dims and strides are smaller */
+	for (int i = 0; i < r; i++)
+		w[i] = (int32_t)d[i], w[r + i] = (int32_t)st[i];
+	s->kernel = "transpose";
+	set(l, s, Q8_RANK, r);
+	set(l, s, Q8_ESIZE, (int64_t)dtype_size(x->dt));
+	s->pblob[Q8P_W] = lower_blob(l, fmt("%s_perm", op->out->name), DT_I32, 2 * r, w);
+}
+
+static void lower_lut(L *l, Step *s)
+{
+	Op *op = l->op;
+	Value *t = op->in[1];
+	need_dt(l, op->in[0], DT_I8);
+	if (t->kind != V_CONST || t->type.dt != DT_I8 || type_numel(&t->type) != 256)
+		BROKEN(l, "the table %%%s is not an i8[256] constant", t->name);
+	need_dt(l, op->out, DT_I8);
+	s->kernel = "lut_i8";
+	set_count(l, s, &op->in[0]->type);
+	s->pblob[Q8P_W] = lower_const(l, t);
+}
+
 void lower_op(L *l, Op *op)
 {
 	l->op = op;
@@ -456,6 +523,11 @@ void lower_op(L *l, Op *op)
 		else
 			set_view(l, &s, &x->type, norm_axis(l, op->a.axis, x->type.rank));
 		break;
+	case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_LEAKYRELU:
+		lower_act(l, &s);
+		break;
+	case OP_TRANSPOSE: lower_transpose(l, &s); break;
+	case OP_QLUT: lower_lut(l, &s); break;
 	case OP_QUANTIZE: s.kernel = "quantize"; lower_qdq(l, &s); break;
 	case OP_DEQUANTIZE: s.kernel = "dequantize"; lower_qdq(l, &s); break;
 	default: BROKEN(l, "no lowering");

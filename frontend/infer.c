@@ -427,6 +427,14 @@ void infer_op(Op *op)
 		nrq(op, op->kind == OP_QMUL ? 1 : 3, op->kind == OP_QMUL ? 1 : 3);
 		y.dt = DT_I8;
 		break;
+	case OP_QLUT:
+		need_dt(op, 0, I8);
+		need_dt(op, 1, I8);
+		if (in(op, 1)->rank != 1 || in(op, 1)->dims[0] != 256)
+			error_at(op->loc, "%s: the table %s must be i8[256]", on(op), type_str(in(op, 1)));
+		if (op->in[1]->kind != V_CONST)
+			error_at(op->loc, "%s: the table %%%s must be a constant", on(op), op->in[1]->name);
+		break;
 	default:
 		die("infer: op %d", op->kind);
 	}

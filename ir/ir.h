@@ -200,6 +200,11 @@ int op_parse(const char *name); /* -1 if unknown */
        M2 = 2 * max(sa, sb) / (2^20 * sy).
    qmul(a, b): y = clamp(zy + rq((a - za) * (b - zb), mult[0], shift[0]), lo, hi),
        M = sa * sb / sy.
+   qlut(x:i8, t:i8[256] a constant): y = t[x + 128].  The quantize pass
+       builds t from x's and y's scales and zero points for each of the
+       unary activations (sigmoid, tanh, hardswish, hardsigmoid,
+       leaky_relu): t[q + 128] = sat(zy + round_half_even(f(sx (q - zx)) / sy)),
+       f in double (passes/lut.c, docs/numerics.md).
    The ops marked * in ops.def also run on i8 tensors: clip's min and max
    are then integers in the quantized domain, pad's value too; pools, pad,
    reshape, flatten, concat and transpose keep the quantization parameters (concat's

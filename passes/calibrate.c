@@ -64,14 +64,14 @@ static bool is_graph_output(Graph *g, const Value *v)
 static bool keeps_range(OpKind k)
 {
 	return k == OP_MAXPOOL || k == OP_AVGPOOL || k == OP_GAVGPOOL || k == OP_RESHAPE ||
-	       k == OP_FLATTEN || k == OP_CONCAT || k == OP_RELU || k == OP_PAD;
+	       k == OP_FLATTEN || k == OP_CONCAT || k == OP_RELU || k == OP_PAD || k == OP_TRANSPOSE;
 }
 
 static bool clamps(const Op *op)
 {
 	OpKind k = op->kind;
 	return k == OP_RELU || k == OP_RELU6 || k == OP_CLIP || k == OP_MAXPOOL || k == OP_RESHAPE ||
-	       k == OP_FLATTEN;
+	       k == OP_FLATTEN || k == OP_TRANSPOSE;
 }
 
 static bool forward(Op *op)

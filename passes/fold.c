@@ -418,6 +418,35 @@ static float bget(const Value *v, int64_t i, int64_t C)
 	return ((const float *)v->data)[n == 1 ? 0 : n == C ? i % C : i];
 }
 
+/* transpose of a constant: y[i] is x at the index whose axis perm[k] is
+   i's index along y's axis k; a per-axis scale moves with its axis */
+static void *transposed(const Op *op, Type *t)
+{
+	const Value *x = op->in[0];
+	int r = x->type.rank;
+	size_t es = dtype_size(x->type.dt);
+	int64_t n = type_numel(t), xs[MAXRANK], idx[MAXRANK] = {0};
+	int64_t acc = 1;
+	for (int i = r - 1; i >= 0; i--)
+		xs[i] = acc, acc *= x->type.dims[i];
+	char *d = alloc_array((size_t)n, es);
+	for (int64_t i = 0; i < n; i++) {
+		int64_t off = 0;
+		for (int k = 0; k < r; k++)
+			off += idx[k] * xs[op->a.perm[k]];
+		memcpy(d + (size_t)i * es, (const char *)x->data + (size_t)off * es, es);
+		for (int k = r - 1; k >= 0 && ++idx[k] == t->dims[k]; k--)
+			idx[k] = 0;
+	}
+	if (x->type.q) {
+		t->q = quant_copy(x->type.q);
+		for (int k = 0; k < r; k++)
+			if (x->type.q->axis >= 0 && op->a.perm[k] == x->type.q->axis)
+				t->q->axis = k;
+	}
+	return d;
+}
+
 /* The value of op, or NULL when it is not one we fold. */
 static void *eval(Op *op, Type *t, bool is_float)
 {
@@ -431,6 +460,8 @@ static void *eval(Op *op, Type *t, bool is_float)
 	case OP_FLATTEN:
 		t->q = x->type.q;
 		return x->data;
+	case OP_TRANSPOSE:
+		return transposed(op, t);
 	case OP_QUANTIZE: {
 		if (x->type.dt != DT_F32 || t->dt == DT_F32)
 			return NULL;

@@ -2,7 +2,8 @@
    only use is a requantize becomes one qconv2d/qdense with the
    requantize's multipliers and clamp; an integer clip that is the only
    use of an int8 result (of qconv2d, qdense, qadd, qsub, qmul or
-   requantize, or another clip) narrows that op's clamp instead.  The fused op takes the
+   requantize, or another clip) narrows that op's clamp instead; a qlut
+   takes a clip or a qlut that reads it into its table.  The fused op takes the
    last op's result value, so names in dumps keep their meaning. */
 #include "quant.h"
 
@@ -51,11 +52,33 @@ static void meet(int32_t *lo, int32_t *hi, const Op *clip)
 	*hi = h;
 }
 
+/* A qlut whose result only an integer clip or another qlut reads takes
+   that op into its table: t'[i] = clamp(t[i]) or t2[t[i] + 128], the
+   same bits as the two ops one after the other. */
+static bool fuse_lut(Graph *g, Op *op)
+{
+	Op *c = only_user(g, op->out);
+	if (!c || c->out->type.dt != DT_I8 || c->in[0] != op->out ||
+	    (c->kind != OP_CLIP && c->kind != OP_QLUT))
+		return false;
+	const int8_t *t = op->in[1]->data, *t2 = c->kind == OP_QLUT ? c->in[1]->data : NULL;
+	int32_t lo = clamp_bound(c->a.min), hi = clamp_bound(c->a.max);
+	int8_t *d = alloc(256);
+	for (int k = 0; k < 256; k++)
+		d[k] = t2 ? t2[(uint8_t)(t[k] ^ 0x80)] : (int8_t)(t[k] < lo ? lo : t[k] > hi ? hi : t[k]);
+	op->in[1] = graph_add_const(g, fmt("%s.lut", c->out->name), op->in[1]->type, d, op->loc);
+	take_result(g, op, c);
+	return true;
+}
+
 void pass_fuse(Graph *g, Options *o)
 {
 	(void)o;
+	bool luts = false;
 	for (int i = 0; i < g->nops; i++) {
 		Op *op = g->ops[i];
+		while (op->kind == OP_QLUT && fuse_lut(g, op))
+			luts = true;
 		if ((op->kind == OP_QCONV2D || op->kind == OP_QDENSE) && op->a.nrq == 0 &&
 		    op->out->type.dt == DT_I32) {
 			Op *r = only_user(g, op->out);
@@ -86,4 +109,6 @@ void pass_fuse(Graph *g, Options *o)
 			take_result(g, op, c);
 		}
 	}
+	if (luts)
+		graph_remove_dead(g); /* the tables they replaced */
 }

@@ -17,7 +17,7 @@
    input or output in the arena: kernels read their operands anywhere.
 
    In place: an elementwise op (add, sub, mul, their integer forms, relu,
-   clip, an int8 requantize) whose kernel reads element i of an operand
+   clip, an int8 requantize, the activations and qlut) whose kernel reads element i of an operand
    before it writes element i of the result may write over that operand
    when this op is its last reader and it has the result's size: the
    result then shares the operand's buffer, and the buffer lives on. */
@@ -120,7 +120,8 @@ static bool in_place(const Op *op, int j)
 {
 	switch (op->kind) {
 	case OP_ADD: case OP_SUB: case OP_MUL: case OP_QADD: case OP_QSUB: case OP_QMUL:
-	case OP_RELU: case OP_RELU6: case OP_CLIP: case OP_REQUANTIZE:
+	case OP_RELU: case OP_RELU6: case OP_CLIP: case OP_REQUANTIZE: case OP_QLUT:
+	case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_LEAKYRELU:
 		return op->in[j]->type.dt == op->out->type.dt &&
 		       type_numel(&op->in[j]->type) == type_numel(&op->out->type);
 	default:

@@ -54,6 +54,14 @@ void check_acc(Op *op, const Value *x, const Value *w, const Value *b);
 /* a constant operand of add/sub/mul as int8 per tensor */
 Value *const_operand(Graph *g, Options *o, Op *op, Value *c);
 
+/* ---- the activations as tables (lut.c, used by the quantize pass) ---- */
+
+/* f(x) of sigmoid, tanh, hardswish, hardsigmoid or leaky_relu op, in double */
+double lut_f(const Op *op, double x);
+/* the qlut table of op for input xq and result yq (per tensor):
+   t[q + 128] = clamp(to_q(f(sx * (q - zx)), sy, zy), lo, hi) */
+void lut_table(const Op *op, const Quant *xq, const Quant *yq, int32_t lo, int32_t hi, int8_t *t);
+
 /* ---- --bias-correction (biascorr.c, used by the quantize pass) ---- */
 
 typedef struct Means Means;

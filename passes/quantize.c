@@ -4,8 +4,9 @@
    scale and zero point; weights are int8 [-127, 127] per output channel
    (or per tensor); biases are int32 at scale s_x * s_w[c].  conv2d and
    dense become qconv2d / qdense (an int32 accumulator) + requantize,
-   add/sub/mul become qadd/qsub/qmul, relu/relu6/clip an integer clip;
-   pools, pad, reshape, flatten and concat run on int8 as they are.  The
+   add/sub/mul become qadd/qsub/qmul, relu/relu6/clip an integer clip,
+   the activations (sigmoid, tanh, ...) a qlut (lut.c); pools, pad,
+   reshape, flatten, transpose and concat run on int8 as they are.  The
    inputs get a quantize, the outputs a dequantize.  docs/numerics.md has
    the arithmetic.  The multipliers are left to the fixedpoint pass and the
    zero points to the zeropoint pass.  Ops already integer are skipped, so
@@ -130,7 +131,7 @@ static Quant *act_quant(Graph *g, Options *o, Value *v, bool follow, bool *full,
 	}
 	Op *u = follow ? only_user(g, v) : NULL;
 	if (u && (u->kind == OP_RELU || u->kind == OP_RELU6 || u->kind == OP_CLIP || u->kind == OP_RESHAPE ||
-		  u->kind == OP_FLATTEN) && !is_int(u->out)) {
+		  u->kind == OP_FLATTEN || u->kind == OP_TRANSPOSE) && !is_int(u->out)) {
 		Quant *q = act_quant(g, o, u->out, true, full, false);
 		if (q)
 			return q;
@@ -243,6 +244,24 @@ static void q_same(Op *op)
 	op->out->type.q = x->type.q;
 	if (op->kind == OP_PAD)
 		op->a.value = to_q(op->a.value, x->type.q->scale[0], x->type.q->zp[0]);
+}
+
+/* the activations: one qlut (lut.c) */
+static void q_lut(Graph *g, Options *o, Op *op)
+{
+	Value *x = act_in(op, 0), *y = op->out;
+	bool full;
+	Quant *yq = act_quant(g, o, y, true, &full, true);
+	int8_t *t = alloc(256);
+	lut_table(op, x->type.q, yq, full ? -128 : -127, 127, t);
+	Type tt = {.dt = DT_I8, .rank = 1, .dims = {256}};
+	op->in = alloc_array(2, sizeof *op->in);
+	op->in[0] = x;
+	op->in[1] = graph_add_const(g, fmt("%s.lut", y->name), tt, t, op->loc);
+	op->nin = 2;
+	op->kind = OP_QLUT;
+	y->type.dt = DT_I8;
+	y->type.q = yq;
 }
 
 static void q_concat(Graph *g, Options *o, Op *op)
@@ -595,7 +614,10 @@ void pass_quantize(Graph *g, Options *o)
 		case OP_ADD: case OP_SUB: case OP_MUL: q_binary(g, o, op); break;
 		case OP_RELU: case OP_RELU6: case OP_CLIP: q_clamp(op); break;
 		case OP_MAXPOOL: case OP_AVGPOOL: case OP_GAVGPOOL:
-		case OP_PAD: case OP_RESHAPE: case OP_FLATTEN: q_same(op); break;
+		case OP_PAD: case OP_RESHAPE: case OP_FLATTEN: case OP_TRANSPOSE: q_same(op); break;
+		case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_LEAKYRELU:
+			q_lut(g, o, op);
+			break;
 		case OP_CONCAT: q_concat(g, o, op); break;
 		case OP_SOFTMAX: q_softmax(g, o, op); break;
 		case OP_BATCHNORM: q_batchnorm(g, o, op); break;

@@ -339,6 +339,43 @@ Q8K void q8k_dwconv_i8_avx2(const q8_params *p, const void *a, const void *bb, v
 #undef X2_DECL
 #undef X2_DOT
 #undef X2_OUT
+/* lut_i8: y = T[x + 128] with vpshufb, which looks up 16 bytes and gives
+   0 where the index has bit 7 set.  Split T into 16 rows of 16 and let
+   u = x + 128 = 16 h + l.  For the lanes with h < 8, the index u - 16 k
+   is l with bit 7 clear exactly when k <= h, so the XOR of row k ^ row
+   k-1 looked up at u - 16 k for k = 0 .. 7 (row -1 = 0) telescopes to
+   row h at l; the lanes with h >= 8 do the same over rows 8 .. 15 with
+   u - 128 = x, and bit 7 of u picks which half a lane takes. */
+Q8K void q8k_lut_i8_avx2(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const int8_t *x = a, *t = p->p[Q8P_W];
+	int8_t *o = y;
+	int64_t n = p->i[Q8_COUNT], i = 0;
+	(void)b;
+	__m256i d[16];
+	for (int k = 0; k < 16; k++) {
+		__m128i r = _mm_loadu_si128((const __m128i *)(const void *)(t + 16 * k));
+		if (k % 8)
+			r = _mm_xor_si128(r, _mm_loadu_si128((const __m128i *)(const void *)(t + 16 * k - 16)));
+		d[k] = _mm256_broadcastsi128_si256(r);
+	}
+	const __m256i step = _mm256_set1_epi8(16), flip = _mm256_set1_epi8((char)0x80);
+	for (; i + 32 <= n; i += 32) {
+		__m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x + i));
+		__m256i u = _mm256_xor_si256(xv, flip), il = u, ih = xv;
+		__m256i rl = _mm256_shuffle_epi8(d[0], il), rh = _mm256_shuffle_epi8(d[8], ih);
+		for (int k = 1; k < 8; k++) {
+			il = _mm256_sub_epi8(il, step);
+			ih = _mm256_sub_epi8(ih, step);
+			rl = _mm256_xor_si256(rl, _mm256_shuffle_epi8(d[k], il));
+			rh = _mm256_xor_si256(rh, _mm256_shuffle_epi8(d[8 + k], ih));
+		}
+		_mm256_storeu_si256((__m256i *)(void *)(o + i), _mm256_blendv_epi8(rl, rh, u));
+	}
+	for (; i < n; i++)
+		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
+}
+
 #ifdef X2_POP
 #if defined(__clang__)
 #pragma clang attribute pop

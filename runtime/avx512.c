@@ -1082,6 +1082,60 @@ Q8K void q8k_maxpool_i8_avx512(const q8_params *p, const void *a, const void *b,
 #undef X5_BIAS
 #undef X5_DOT
 #undef X5_POOL
+/* lut_i8: y = T[x + 128].  With AVX512-VBMI, vpermi2b looks up 128
+   bytes held in two registers (index bits 0..6), so two of them cover the
+   table and bit 7 of x + 128 picks one.  VBMI is not part of the
+   x86-64-avx512 target (Cascade Lake lacks it): that function is built
+   for it whatever the flags and runs only when the CPU has it, else the
+   vpshufb telescoping of avx2.c on zmm (runtime/avx2.c, lut_i8). */
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+static void x5_lut_vbmi(const int8_t *x, const int8_t *t, int8_t *o, int64_t n)
+{
+	__m512i t0 = _mm512_loadu_si512((const void *)t), t1 = _mm512_loadu_si512((const void *)(t + 64));
+	__m512i t2 = _mm512_loadu_si512((const void *)(t + 128)), t3 = _mm512_loadu_si512((const void *)(t + 192));
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	for (int64_t i = 0; i < n; i += 64) {
+		__mmask64 k = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+		__m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, x + i), flip);
+		__m512i lo = _mm512_permutex2var_epi8(t0, u, t1), hi = _mm512_permutex2var_epi8(t2, u, t3);
+		_mm512_mask_storeu_epi8(o + i, k, _mm512_mask_blend_epi8(_mm512_movepi8_mask(u), lo, hi));
+	}
+}
+
+static void x5_lut_bw(const int8_t *x, const int8_t *t, int8_t *o, int64_t n)
+{
+	__m512i d[16];
+	for (int k = 0; k < 16; k++) {
+		__m128i r = _mm_loadu_si128((const __m128i *)(const void *)(t + 16 * k));
+		if (k % 8)
+			r = _mm_xor_si128(r, _mm_loadu_si128((const __m128i *)(const void *)(t + 16 * k - 16)));
+		d[k] = _mm512_broadcast_i32x4(r);
+	}
+	const __m512i step = _mm512_set1_epi8(16), flip = _mm512_set1_epi8((char)0x80);
+	for (int64_t i = 0; i < n; i += 64) {
+		__mmask64 k = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+		__m512i xv = _mm512_maskz_loadu_epi8(k, x + i);
+		__m512i u = _mm512_xor_si512(xv, flip), il = u, ih = xv;
+		__m512i rl = _mm512_shuffle_epi8(d[0], il), rh = _mm512_shuffle_epi8(d[8], ih);
+		for (int j = 1; j < 8; j++) {
+			il = _mm512_sub_epi8(il, step);
+			ih = _mm512_sub_epi8(ih, step);
+			rl = _mm512_xor_si512(rl, _mm512_shuffle_epi8(d[j], il));
+			rh = _mm512_xor_si512(rh, _mm512_shuffle_epi8(d[8 + j], ih));
+		}
+		_mm512_mask_storeu_epi8(o + i, k, _mm512_mask_blend_epi8(_mm512_movepi8_mask(u), rl, rh));
+	}
+}
+
+Q8K void q8k_lut_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	if (__builtin_cpu_supports("avx512vbmi"))
+		x5_lut_vbmi(a, p->p[Q8P_W], y, p->i[Q8_COUNT]);
+	else
+		x5_lut_bw(a, p->p[Q8P_W], y, p->i[Q8_COUNT]);
+}
+
 #undef X5_WINDOW
 #undef X5_ACC
 #undef X5_OUT1

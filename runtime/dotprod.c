@@ -8,6 +8,7 @@
 #include "q8rt.h"
 #include "tile.h"
 #include "neon_dw.h"
+#include "neon_lut.h"
 #include <arm_neon.h>
 #include <string.h>
 
@@ -90,6 +91,13 @@ Q8K void q8k_dwconv_i8_dotprod(const q8_params *p, const void *a, const void *b,
 #undef DP_WLOAD
 #undef DP_DOT
 #undef DP_OUT
+
+Q8K void q8k_lut_i8_dotprod(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	nl_lut(p, a, y);
+}
+
 #ifdef DP_POP
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -8,6 +8,7 @@
 #include "q8rt.h"
 #include "tile.h"
 #include "neon_dw.h"
+#include "neon_lut.h"
 #include <arm_neon.h>
 #include <string.h>
 
@@ -74,3 +75,9 @@ Q8K void q8k_dwconv_i8_neon(const q8_params *p, const void *a, const void *b, vo
 #undef NN_WLOAD
 #undef NN_DOT
 #undef NN_OUT
+
+Q8K void q8k_lut_i8_neon(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	nl_lut(p, a, y);
+}

@@ -52,6 +52,10 @@ enum {
 	Q8_ADT, Q8_YDT, Q8_ESIZE,
 	/* quantize/dequantize: number of scales (1 or LEN of an axis) */
 	Q8_NQ,
+	/* act_f32: which function (Q8_ACT_*) */
+	Q8_FUNC,
+	/* transpose: the rank of its (simplified) view, W below */
+	Q8_RANK,
 	Q8_NI = 48
 };
 
@@ -59,6 +63,7 @@ enum {
 	Q8F_MIN, Q8F_MAX,   /* clip bounds (float kernels) */
 	Q8F_VALUE,          /* pad value (float) */
 	Q8F_SCALE,          /* per-tensor scale (quantize/dequantize) */
+	Q8F_ALPHA, Q8F_BETA, /* act_f32: hardsigmoid's alpha and beta, leaky_relu's alpha */
 	Q8_NF = 8
 };
 
@@ -71,6 +76,9 @@ enum {
 	Q8P_ZP,      /* int32[NQ] per-axis zero points, or affine shift (float) */
 	Q8_NP = 8
 };
+
+/* act_f32's functions */
+enum { Q8_ACT_SIGMOID, Q8_ACT_TANH, Q8_ACT_HARDSWISH, Q8_ACT_HARDSIGMOID, Q8_ACT_LEAKYRELU };
 
 enum { Q8_DT_F32, Q8_DT_I8, Q8_DT_U8, Q8_DT_I16, Q8_DT_I32 }; /* as Dtype in ir.h */
 
@@ -96,8 +104,11 @@ typedef void (*q8_kernel)(const q8_params *p, const void *a, const void *b, void
 	X(softmax_f32)  /* OUTER, LEN, INNER */ \
 	X(quantize)     /* f32 -> YDT: sat(rint(x / scale) + zp); NQ, OUTER/LEN/INNER */ \
 	X(dequantize)   /* ADT -> f32: scale * (q - zp) */ \
+	X(act_f32)      /* COUNT, FUNC, F ALPHA/BETA: sigmoid, tanh, hardswish, hardsigmoid, leaky_relu */ \
 	/* any type */ \
 	X(copy_slice)   /* ESIZE, OUTER, LEN, INNER, DLEN, DOFF */ \
+	X(transpose)    /* ESIZE, COUNT, RANK, W int32[2*RANK]: y's dims, then for each y axis \
+	                   the stride (elements) of x along it; y is written in order */ \
 	/* int8 */ \
 	X(conv2d_i8)    /* W i8 [OC][KH][KW][C/GROUPS], B i32 or NULL, MULT/SHIFT, AZP (padding), YZP, LO, HI */ \
 	X(dense_i8)     /* W i8 [OC][C] */ \
@@ -107,7 +118,8 @@ typedef void (*q8_kernel)(const q8_params *p, const void *a, const void *b, void
 	X(mul_i8)       /* NRQ == 1 */ \
 	X(clip_i8)      /* COUNT, LO, HI */ \
 	X(maxpool_i8) X(avgpool_i8) X(gavgpool_i8) /* AZP for avg */ \
-	X(pad_i8)       /* YZP is the pad value */
+	X(pad_i8)       /* YZP is the pad value */ \
+	X(lut_i8)       /* COUNT, W int8[256]: y[i] = W[a[i] + 128] */
 
 #define Q8_DECLARE(name) Q8K void q8k_##name(const q8_params *p, const void *a, const void *b, void *y);
 Q8_REF_KERNELS(Q8_DECLARE)

@@ -215,6 +215,65 @@ Q8K void q8k_softmax_f32(const q8_params *p, const void *a, const void *b, void 
 		}
 }
 
+/* tanh from expf and the four operations only, so that it gives the same
+   bits on every target (libm tanhf differs between x86-64 and AArch64):
+   below 0.625 its Taylor series in double (the terms past x^19 are below
+   2^-27 of x there), above it (1 - e) / (1 + e) with e = expf(-2|x|) <= 0.29,
+   where nothing cancels. */
+static float tanh_f32(float v)
+{
+	float a = v < 0.0f ? -v : v, r;
+	if (a < 0.625f) {
+		static const double c[] = {
+			1.0, -1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835, -1382.0 / 155925,
+			21844.0 / 6081075, -929569.0 / 638512875, 6404582.0 / 10854718875.0,
+			-443861162.0 / 1856156927625.0,
+		};
+		double x = a, x2 = x * x, s = c[9];
+		for (int k = 8; k >= 0; k--) {
+			s = s * x2;
+			s = s + c[k];
+		}
+		r = (float)(s * x);
+	} else {
+		float e = expf(-2.0f * a);
+		r = (1.0f - e) / (1.0f + e);
+	}
+	return v < 0.0f ? -r : r;
+}
+
+/* the activations, in float; leaky_relu's x >= 0 keeps -0 and NaN as they are */
+Q8K void q8k_act_f32(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const float *x = a;
+	float *o = y;
+	float al = p->f[Q8F_ALPHA], be = p->f[Q8F_BETA];
+	int32_t fn = p->i[Q8_FUNC];
+	(void)b;
+	for (int64_t i = 0; i < IP(COUNT); i++) {
+		float v = x[i], r;
+		switch (fn) {
+		case Q8_ACT_SIGMOID: r = 1.0f / (1.0f + expf(-v)); break;
+		case Q8_ACT_TANH: r = tanh_f32(v); break;
+		case Q8_ACT_HARDSWISH: {
+			float t = v + 3.0f;
+			t = t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t;
+			r = v * t / 6.0f;
+			break;
+		}
+		case Q8_ACT_HARDSIGMOID: {
+			/* in double: the product of two floats is exact there, so
+			   a contraction into fma cannot change the sum */
+			double t = (double)al * v + be;
+			r = t < 0.0 ? 0.0f : t > 1.0 ? 1.0f : (float)t;
+			break;
+		}
+		default: r = v >= 0.0f ? v : al * v; break; /* Q8_ACT_LEAKYRELU */
+		}
+		o[i] = r;
+	}
+}
+
 /* ---- quantize / dequantize: any integer dtype ---- */
 
 static inline int64_t load_int(const void *a, int32_t dt, int64_t i)
@@ -312,6 +371,33 @@ Q8K void q8k_copy_slice(const q8_params *p, const void *a, const void *b, void *
 	(void)b;
 	for (int64_t out = 0; out < IP(OUTER); out++)
 		memcpy(o + (out * IP(DLEN) + IP(DOFF)) * IP(INNER) * es, x + out * run, (size_t)run);
+}
+
+/* y in order; an odometer over y's axes but the last walks x */
+Q8K void q8k_transpose(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const char *x = a;
+	char *o = y;
+	const int32_t *d = p->p[Q8P_W];
+	int r = p->i[Q8_RANK];
+	int64_t es = IP(ESIZE), n = IP(COUNT), len = d[r - 1], st = d[2 * r - 1];
+	int64_t idx[8] = {0}, off = 0;
+	(void)b;
+	for (int64_t i = 0; i < n; i += len) {
+		if (es == 1)
+			for (int64_t j = 0; j < len; j++)
+				o[i + j] = x[off + j * st];
+		else
+			for (int64_t j = 0; j < len; j++)
+				memcpy(o + (i + j) * es, x + (off + j * st) * es, (size_t)es);
+		for (int k = r - 2; k >= 0; k--) {
+			off += d[r + k];
+			if (++idx[k] < d[k])
+				break;
+			off -= (int64_t)d[r + k] * d[k];
+			idx[k] = 0;
+		}
+	}
 }
 
 /* ---- int8 ---- */
@@ -514,6 +600,16 @@ Q8K void q8k_pad_i8(const q8_params *p, const void *a, const void *b, void *y)
 				else
 					memset(d, (int8_t)p->i[Q8_YZP], (size_t)IP(C));
 			}
+}
+
+/* any unary function of one int8 as a table (docs/numerics.md) */
+Q8K void q8k_lut_i8(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const int8_t *x = a, *t = p->p[Q8P_W];
+	int8_t *o = y;
+	(void)b;
+	for (int64_t i = 0; i < IP(COUNT); i++)
+		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
 }
 
 #undef IP

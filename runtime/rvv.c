@@ -156,3 +156,33 @@ Q8K void q8k_dwconv_i8_rvv(const q8_params *p, const void *a, const void *bb, vo
 		}
 	}
 }
+
+/* lut_i8: y = T[x + 128].  When one e8m8 register group holds the whole
+   table (VLEN >= 256), vrgather.vv looks it up from registers; else an
+   indexed load (vluxei8, byte offsets 0..255) reads it from memory. */
+Q8K void q8k_lut_i8_rvv(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const int8_t *x = a, *t = p->p[Q8P_W];
+	int8_t *o = y;
+	size_t n = (size_t)p->i[Q8_COUNT];
+	(void)b;
+#ifdef __riscv_vector
+	if (__riscv_vsetvlmax_e8m8() >= 256) {
+		vint8m8_t tv = __riscv_vle8_v_i8m8(t, __riscv_vsetvl_e8m8(256));
+		for (size_t i = 0, vl; i < n; i += vl) {
+			vl = __riscv_vsetvl_e8m8(n - i);
+			vuint8m8_t u = __riscv_vxor_vx_u8m8(__riscv_vle8_v_u8m8((const uint8_t *)x + i, vl), 0x80, vl);
+			__riscv_vse8_v_i8m8(o + i, __riscv_vrgather_vv_i8m8(tv, u, vl), vl);
+		}
+		return;
+	}
+	for (size_t i = 0, vl; i < n; i += vl) {
+		vl = __riscv_vsetvl_e8m4(n - i);
+		vuint8m4_t u = __riscv_vxor_vx_u8m4(__riscv_vle8_v_u8m4((const uint8_t *)x + i, vl), 0x80, vl);
+		__riscv_vse8_v_i8m4(o + i, __riscv_vluxei8_v_i8m4(t, u, vl), vl);
+	}
+#else
+	for (size_t i = 0; i < n; i++)
+		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
+#endif
+}

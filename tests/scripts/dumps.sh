@@ -33,6 +33,16 @@ done
 # bias correction measures its means on the float graph that reaches the
 # quantize pass, so the dumps before it resume to the same bits
 check "$src/examples/mobilenet/model.q8" "$tmp/mobilenet-x.npy" "$src/examples/mobilenet/calib.npy" --bias-correction
+# the table activations and transpose, calibrated and QDQ (u8, zero points)
+/usr/bin/python3 -c "
+import numpy as np, sys
+rng = np.random.default_rng(3)
+np.save(sys.argv[1], rng.uniform(-1, 1, (16, 3, 6, 5)).astype(np.float32))
+np.save(sys.argv[2], rng.uniform(-1.2, 1.2, (4, 3, 6, 5)).astype(np.float32))
+np.save(sys.argv[3], rng.uniform(-1.2, 1.2, (4, 2, 5, 6)).astype(np.float32))" \
+	"$tmp/act-calib.npy" "$tmp/act-x.npy" "$tmp/actq-x.npy"
+check "$src/tests/models/activations.q8" "$tmp/act-x.npy" "$tmp/act-calib.npy"
+check "$src/tests/models/activations_qdq.q8" "$tmp/actq-x.npy" "$tmp/actq-x.npy"
 c=$src/../shared/conformance/models/conv2d_depthwise
 check "$c/model.q8" "$c/x.npy" "$c/x.npy"
 echo "$pass passed, $fail failed"

@@ -5,7 +5,9 @@ usage: random_graphs.py Q8C SRC_DIR SCRATCH [--count N] [--seed S] [--targets T,
 
 Generates N (default 20) small random models in the text format: random
 shapes, strides, paddings, dilations, groups (depthwise too), residual
-adds, concat, pools, pad, batchnorm, activations, dense, a trailing
+adds, concat, pools, pad, batchnorm, activations (relu, relu6, clip and
+the tables: sigmoid, tanh, hardswish, hardsigmoid, leaky_relu), transpose,
+dense, a trailing
 softmax sometimes; every other one is a QDQ model (random scales and zero
 points, u8 and i8 activations, per-channel int8 weights).  Weights are
 .npy files.  Each model is calibrated with random data (--calib) and runs
@@ -132,6 +134,30 @@ class Graph:
         hi = round(float(self.rng.uniform(0.5, 2)), 3)
         return self.act('clip(%s, min=%r, max=%r)' % (x, lo, hi), shp, lo >= 0, 'clip'), shp
 
+    def lut(self, x, shp):
+        """One of the table activations (qlut in the integer graph)."""
+        r = self.rng
+        k = int(r.integers(0, 5))
+        if k == 0:
+            return self.act('sigmoid(%s)' % x, shp, True, 'sig'), shp
+        if k == 1:
+            return self.act('tanh(%s)' % x, shp, base='tanh'), shp
+        if k == 2:
+            return self.act('hardswish(%s)' % x, shp, base='hsw'), shp
+        if k == 3:
+            a, b = round(float(r.uniform(0.1, 0.4)), 3), round(float(r.uniform(0.3, 0.7)), 3)
+            return self.act('hardsigmoid(%s, alpha=%r, beta=%r)' % (x, a, b), shp, True, 'hsig'), shp
+        a = round(float(r.uniform(0.01, 0.3)), 3)
+        return self.act('leaky_relu(%s, alpha=%r)' % (x, a), shp, base='lrelu'), shp
+
+    def transpose(self, x, shp):
+        """H and W swapped, or a round trip through NCHW."""
+        n, h, w, c = shp
+        if self.rng.random() < 0.5:
+            return self.act('transpose(%s, perm=[0, 2, 1, 3])' % x, [n, w, h, c], base='tr'), [n, w, h, c]
+        y = self.act('transpose(%s, perm=[0, 3, 1, 2])' % x, [n, c, h, w], base='nchw')
+        return self.act('transpose(%s, perm=[0, 2, 3, 1])' % y, shp, base='nhwc'), shp
+
     def pool(self, x, shp):
         r = self.rng
         n, h, w, c = shp
@@ -196,8 +222,8 @@ def make_graph(k, seed, d):
         x = '%x.dq'
     g.vals.append((x, list(shp), False))
     x, shp = g.conv(x, shp)
-    ops = [g.conv, g.activation, g.pool, g.residual, g.concat, g.pad, g.batchnorm]
-    prob = [0.3, 0.2, 0.12, 0.16, 0.08, 0.06, 0.08]
+    ops = [g.conv, g.activation, g.pool, g.residual, g.concat, g.pad, g.batchnorm, g.lut, g.transpose]
+    prob = [0.27, 0.16, 0.11, 0.14, 0.07, 0.05, 0.07, 0.09, 0.04]
     for _ in range(int(rng.integers(2, 7))):
         op = ops[rng.choice(len(ops), p=prob)]
         if op == g.pool and min(shp[1], shp[2]) < 2:

@@ -134,9 +134,42 @@ static int one(int kind, int *seen)
 	return bad;
 }
 
+/* lut_i8: the variant select_kernel picks against ref.c's, every length
+   up to 200 and some longer (each tail), random tables, all 256 bytes */
+static int luts(void)
+{
+	static int8_t t[256], x[1000], want[1064], got[1064];
+	Prog p = { 0 };
+	Step st = { .kernel = "lut_i8" };
+	for (int i = 0; i < Q8_NP; i++)
+		st.pblob[i] = -1;
+	Target tg = { .kind = TK };
+	select_kernel(&tg, &p, &st);
+	if (strcmp(st.kernel, STR(CAT(lut_i8_, ISA))))
+		return FAIL("select_kernel chose %s for lut_i8\n", st.kernel);
+	for (int n = 0; n <= 1000; n += n < 200 ? 1 : 53) {
+		for (int i = 0; i < 256; i++)
+			t[i] = (int8_t)rnd(-128, 127);
+		for (int i = 0; i < n; i++)
+			x[i] = (int8_t)(n >= 256 && i < 256 ? i - 128 : rnd(-128, 127));
+		q8_params q = { 0 };
+		q.i[Q8_COUNT] = n;
+		q.p[Q8P_W] = t;
+		memset(want, 0x55, sizeof want);
+		memset(got, 0x55, sizeof got);
+		q8k_lut_i8(&q, x, NULL, want);
+		CAT(q8k_lut_i8_, ISA)(&q, x, NULL, got);
+		if (memcmp(got, want, sizeof got))
+			return FAIL("lut_i8_%s: n = %d differs from the portable kernel\n", STR(ISA), n);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ncase = argc > 1 ? atoi(argv[1]) : 400, seen[3] = { 0 };
+	if (luts())
+		return 1;
 	for (int i = 0; i < ncase; i++)
 		if (one(i % 5, seen))
 			return 1;
@@ -144,7 +177,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		if (!seen[i])
 			return FAIL("%s never ran\n", variants[i].name);
-	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d)\n", STR(ISA), ncase,
+	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d; and lut_i8)\n", STR(ISA), ncase,
 	       seen[0], seen[1], seen[2]);
 	return 0;
 }

@@ -4,9 +4,11 @@
 # with the cross compilers (gcc and clang-16, as the C and the LLVM
 # emitters' users would) and run under qemu on random shapes.
 # Then the same kernels through the compiler: examples/mobilenet (conv,
-# depthwise, pointwise, dense) compiled for every SIMD target with both
-# emitters, run (natively or under qemu) and compared with `q8c run`.
+# depthwise, pointwise, dense) and tests/models/activations.q8 (lut_i8)
+# compiled for every SIMD target with both emitters, run (natively or
+# under qemu) and compared with `q8c run`.
 # usage: simd_cross.sh Q8C_BINARY SOURCE_DIR SCRATCH_DIR   (exit 77: skipped)
+# SIMD_CROSS_MODELS="activations" runs fewer models end to end (default both).
 set -u
 src=$2
 out=$3
@@ -63,7 +65,7 @@ has() {
 	fi
 }
 
-build neon-gcc neon TG_AARCH64 aarch64-linux-gnu-gcc && run neon-gcc "${qarm[@]}"
+build neon-gcc neon TG_AARCH64 aarch64-linux-gnu-gcc && run neon-gcc "${qarm[@]}" && has neon-gcc +neon tbx
 build neon-clang neon TG_AARCH64 clang-16 --target=aarch64-linux-gnu -fuse-ld=bfd &&
 	run neon-clang "${qarm[@]}"
 build dotprod-gcc dotprod TG_AARCH64_DOTPROD aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod &&
@@ -80,6 +82,8 @@ if [ -x "$out/dotprod-gcc" ] && ("${qarm[@]}" -cpu cortex-a57 "$out/dotprod-gcc"
 fi
 if build rvv-clang rvv TG_RISCV64_V clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd; then
 	has rvv-clang +v vwmul.vx
+	has rvv-clang +v vrgather.vv
+	has rvv-clang +v vluxei8.v
 	for vlen in 128 256 512; do
 		run rvv-clang "${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=$vlen
 	done
@@ -89,17 +93,27 @@ build rvv-gcc rvv TG_RISCV64_V riscv64-linux-gnu-gcc && run rvv-gcc "${qrv[@]}"
 
 # ---- end to end through q8c ----
 q8c=$1
-model=$src/examples/mobilenet
 e2e=$out/e2e
 mkdir -p "$e2e"
+# mobilenet on 16 test images; the activations model on 4 random inputs
+model=$src/examples/mobilenet
+acts=$src/tests/models/activations.q8
 /usr/bin/python3 -c "
 import numpy as np
 x = np.load('$model/test_x.npy')[:16]
-np.save('$e2e/x.npy', x)
-x.astype('<f4').tofile('$e2e/x.bin')" || { echo "FAIL: no test input"; exit 1; }
-"$q8c" run "$model/model.q8" --input "$e2e/x.npy" --output "$e2e/ref.npy" --calib "$model/calib.npy" ||
-	{ echo "FAIL: q8c run"; exit 1; }
-/usr/bin/python3 -c "import numpy as np; np.load('$e2e/ref.npy').astype('<f4').tofile('$e2e/ref.bin')"
+np.save('$e2e/mobilenet.x.npy', x)
+x.astype('<f4').tofile('$e2e/mobilenet.x.bin')
+rng = np.random.default_rng(5)
+np.save('$e2e/activations.calib.npy', rng.uniform(-1, 1, (32, 3, 6, 5)).astype(np.float32))
+x = rng.uniform(-1.2, 1.2, (4, 3, 6, 5)).astype(np.float32)
+np.save('$e2e/activations.x.npy', x)
+x.astype('<f4').tofile('$e2e/activations.x.bin')" || { echo "FAIL: no test input"; exit 1; }
+for m in ${SIMD_CROSS_MODELS:-mobilenet activations}; do
+	if [ $m = mobilenet ]; then mf=$model/model.q8 mc=$model/calib.npy; else mf=$acts mc=$e2e/activations.calib.npy; fi
+	"$q8c" run "$mf" --input "$e2e/$m.x.npy" --output "$e2e/$m.ref.npy" --calib "$mc" ||
+		{ echo "FAIL: q8c run $m"; exit 1; }
+	/usr/bin/python3 -c "import numpy as np; np.load('$e2e/$m.ref.npy').astype('<f4').tofile('$e2e/$m.ref.bin')"
+done
 cat >"$e2e/drv.c" <<'EOF'
 /* drv IN.bin OUT.bin COUNT: runs model m over raw float32 samples */
 #include <stdio.h>
@@ -123,49 +137,60 @@ int main(int argc, char **argv)
 }
 EOF
 
-# e2e TARGET ISA EMIT CC... -- EMULATOR...
+# e2e MODEL TARGET ISA EMIT CC... -- EMULATOR...
 e2e() {
-	local t=$1 kernel=$2 emit=$3
-	shift 3
+	local m=$1 t=$2 kernel=$3 emit=$4 mf mc n pat
+	shift 4
+	if [ $m = mobilenet ]; then
+		mf=$model/model.q8 mc=$model/calib.npy n=16 pat="q8k_[a-z0-9_]*_$kernel"
+	else
+		mf=$acts mc=$e2e/activations.calib.npy n=4 pat="q8k_lut_i8_$kernel"
+	fi
 	local cc=() emu=()
 	while [ "$1" != -- ]; do cc+=("$1"); shift; done
 	shift
 	emu=("$@")
-	local d=$e2e/$t-$emit
+	local d=$e2e/$m-$t-$emit
 	rm -rf "$d"
-	if ! "$q8c" compile "$model/model.q8" -o "$d" --target "$t" --emit "$emit" \
-		--calib "$model/calib.npy" --name m 2>"$e2e/$t-$emit.log"; then
-		echo "FAIL: q8c compile --target $t --emit $emit"; cat "$e2e/$t-$emit.log"; fail=1; return
+	if ! "$q8c" compile "$mf" -o "$d" --target "$t" --emit "$emit" \
+		--calib "$mc" --name m 2>"$d.log"; then
+		echo "FAIL: $m: q8c compile --target $t --emit $emit"; cat "$d.log"; fail=1; return
 	fi
 	# (the optimised .ll may have inlined some kernels: any of the ISA's will do)
-	if ! grep -q "q8k_[a-z0-9_]*_$kernel" "$d"/*.[cl]*; then
-		echo "FAIL: $t/$emit calls no *_$kernel kernel"; fail=1; return
+	if ! grep -q "$pat" "$d"/*.[cl]*; then
+		echo "FAIL: $m $t/$emit calls no $pat kernel"; fail=1; return
 	fi
-	if ! "${cc[@]}" -O2 -I "$d" "$e2e/drv.c" "$d"/*.[co] -lm -o "$d/run" 2>"$e2e/$t-$emit.log"; then
-		echo "FAIL: $t/$emit does not link"; cat "$e2e/$t-$emit.log"; fail=1; return
+	if ! "${cc[@]}" -O2 -I "$d" "$e2e/drv.c" "$d"/*.[co] -lm -o "$d/run" 2>"$d.log"; then
+		echo "FAIL: $m $t/$emit does not link"; cat "$d.log"; fail=1; return
 	fi
-	if "${emu[@]}" "$d/run" "$e2e/x.bin" "$d/y.bin" 16 && cmp -s "$d/y.bin" "$e2e/ref.bin"; then
-		echo "ok   mobilenet $t --emit $emit: same bits as q8c run"
+	if "${emu[@]}" "$d/run" "$e2e/$m.x.bin" "$d/y.bin" $n && cmp -s "$d/y.bin" "$e2e/$m.ref.bin"; then
+		echo "ok   $m $t --emit $emit: same bits as q8c run"
 	else
-		echo "FAIL: mobilenet $t --emit $emit differs from q8c run"; fail=1
+		echo "FAIL: $m $t --emit $emit differs from q8c run"; fail=1
 	fi
 }
 
 rvq=("${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=128)
-for emit in c llvm; do
-	if grep -q avx512vnni /proc/cpuinfo || grep -q avx512_vnni /proc/cpuinfo; then
-		e2e x86-64-avx512 avx512 $emit cc --
-	else
-		echo "note: no AVX-512 VNNI here, x86-64-avx512 not run end to end"
-	fi
-	if grep -q avx2 /proc/cpuinfo; then
-		e2e x86-64-avx2 avx2 $emit cc --
-	else
-		echo "note: no AVX2 here, x86-64-avx2 not run end to end"
-	fi
-	e2e aarch64 neon $emit aarch64-linux-gnu-gcc -- "${qarm[@]}"
-	e2e aarch64-dotprod dotprod $emit aarch64-linux-gnu-gcc -- "${qarm[@]}"
+rvq256=("${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=256)
+models=${SIMD_CROSS_MODELS:-mobilenet activations}
+for m in $models; do
+	for emit in c llvm; do
+		if grep -q avx512vnni /proc/cpuinfo || grep -q avx512_vnni /proc/cpuinfo; then
+			e2e $m x86-64-avx512 avx512 $emit cc --
+		else
+			echo "note: no AVX-512 VNNI here, x86-64-avx512 not run end to end"
+		fi
+		if grep -q avx2 /proc/cpuinfo; then
+			e2e $m x86-64-avx2 avx2 $emit cc --
+		else
+			echo "note: no AVX2 here, x86-64-avx2 not run end to end"
+		fi
+		e2e $m aarch64 neon $emit aarch64-linux-gnu-gcc -- "${qarm[@]}"
+		e2e $m aarch64-dotprod dotprod $emit aarch64-linux-gnu-gcc -- "${qarm[@]}"
+	done
+	e2e $m riscv64-v rvv c clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd -- "${rvq[@]}"
+	e2e $m riscv64-v rvv llvm riscv64-linux-gnu-gcc -- "${rvq[@]}"
 done
-e2e riscv64-v rvv c clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd -- "${rvq[@]}"
-e2e riscv64-v rvv llvm riscv64-linux-gnu-gcc -- "${rvq[@]}"
+# the table in registers (vrgather) needs VLEN >= 256
+[[ " $models " == *" activations "* ]] && e2e activations riscv64-v rvv c clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd -- "${rvq256[@]}"
 exit $fail
