@@ -42,7 +42,7 @@ static const char usage[] =
 
 typedef struct {
 	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
-	bool nchw; /* --input-layout nchw */
+	bool nchw, layout_given; /* --input-layout nchw */
 	Options o;
 } Args;
 
@@ -115,6 +115,7 @@ static void parse_args(Args *a, int argc, char **argv)
 			if (strcmp(v, "nchw") != 0 && strcmp(v, "nhwc") != 0)
 				bad_usage("--input-layout takes nhwc or nchw, not '%s'", v);
 			a->nchw = v[1] == 'c';
+			a->layout_given = true;
 		} else if (strcmp(s, "--float") == 0)
 			a->o.is_float = true;
 		else if (strcmp(s, "--report") == 0)
@@ -134,6 +135,8 @@ static void parse_args(Args *a, int argc, char **argv)
 	}
 	if (!a->model)
 		bad_usage("%s needs a MODEL file", a->cmd);
+	if (a->layout_given && !is_onnx_path(a->model))
+		bad_usage("--input-layout applies to ONNX models (MODEL.onnx), not '%s'", a->model);
 	if (a->o.bias_corr && a->o.is_float)
 		bad_usage("%s", "--bias-correction corrects quantized weights: it has no meaning with --float");
 	if (a->o.bias_corr && !a->o.calib_path)
@@ -350,6 +353,8 @@ int main(int argc, char **argv)
 		parse_args(&a, argc, argv);
 		if (!a.outdir)
 			bad_usage("%s", "import needs -o OUT.q8");
+		if (!is_onnx_path(a.model))
+			bad_usage("import reads an ONNX model (MODEL.onnx), not '%s'", a.model);
 		import_model(load_model(a.model, a.nchw), a.outdir);
 		return 0;
 	}

@@ -7,7 +7,7 @@ expected outputs from PyTorch):
     in fp32 and int8 (calibrated on the input);
   - golden texts: tests/onnx/NAME.q8 is what `q8c import NAME.onnx` writes;
   - every file of tests/onnx/errors exits 1 with its .err message, and a failed
-    import leaves nothing behind.
+    import leaves nothing behind (nor changes an earlier import).
 usage: onnx_import.py Q8C SRCDIR SCRATCH"""
 import os
 import shutil
@@ -101,6 +101,22 @@ for f in sorted(os.listdir(ed)):
           f"exit {r.returncode}, stderr {r.stderr.strip()!r}, expected {want!r}")
     check(f"errors/{f} leftovers", os.listdir(out) == [], f"a failed import left {os.listdir(out)}")
     shutil.rmtree(out)
+
+# a failed import over an earlier one leaves it as it was; a new one replaces it whole
+at = os.path.join(scratch, "atomic")
+os.makedirs(at)
+r1 = run("import", os.path.join(d, "conv_gemm.onnx"), "-o", os.path.join(at, "m.q8"))
+before = {f: open(os.path.join(at, "m.data", f), "rb").read() for f in os.listdir(os.path.join(at, "m.data"))}
+text = open(os.path.join(at, "m.q8")).read()
+open(os.path.join(at, "m.data", "stale.npy"), "w").close()
+r2 = run("import", os.path.join(ed, "cycle.onnx"), "-o", os.path.join(at, "m.q8"))
+check("atomic: failed import", r1.returncode == 0 and r2.returncode == 1 and
+      open(os.path.join(at, "m.q8")).read() == text and sorted(os.listdir(at)) == ["m.data", "m.q8"],
+      f"exit {r1.returncode}, {r2.returncode}; directory {sorted(os.listdir(at))}")
+r3 = run("import", os.path.join(d, "conv_gemm.onnx"), "-o", os.path.join(at, "m.q8"))
+after = {f: open(os.path.join(at, "m.data", f), "rb").read() for f in os.listdir(os.path.join(at, "m.data"))}
+check("atomic: import again", r3.returncode == 0 and after == before and sorted(os.listdir(at)) == ["m.data", "m.q8"],
+      f"exit {r3.returncode}: {sorted(after)} vs {sorted(before)}")
 
 print(f"onnx_import: {len(models)} models, {len(fails)} failures, {len(skips)} skipped")
 if fails:
