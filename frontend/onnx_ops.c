@@ -116,6 +116,9 @@ static void conv(Ctx *c)
 	Op *op = emit(c, OP_CONV2D, in, b ? 3 : 2, out_name(c));
 	set_win(op, &win);
 	op->a.groups = attr_i(c, "group", 1);
+	if (op->a.groups < 1 || op->a.groups > x->dims[1])
+		oerr(c, "group %lld is not between 1 and the %lld input channels", (long long)op->a.groups,
+		     (long long)x->dims[1]);
 	set_out(c, 0, finish_op(c, op), L_NHWC, NULL);
 }
 
@@ -281,6 +284,8 @@ static void batchnorm(Ctx *c)
 	}
 	Op *op = emit(c, OP_BATCHNORM, in, 5, out_name(c));
 	op->a.epsilon = attr_f(c, "epsilon", 1e-5);
+	if (op->a.epsilon < 0)
+		oerr(c, "epsilon %g is negative", op->a.epsilon);
 	set_out(c, 0, finish_op(c, op), x->rank == 4 ? L_NHWC : L_PLAIN, NULL);
 }
 

@@ -314,6 +314,9 @@ def errors():
                            [init("w", np.full((4, 2, 3, 3), np.nan, np.float32))]), "w: element 0 is not finite")
     bad("no_output", tiny([H.make_node("Relu", ["x"], [], name="r"), relu]),
         "node 'r' (Relu): error: the node has no output")
+    ones = [init(n, np.ones(2, np.float32)) for n in ("s", "b", "m", "v")]
+    bad("bn_epsilon", tiny([H.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn",
+                                        epsilon=-1e-3)], ones), "node 'bn' (BatchNormalization): error: epsilon")
     bad("int_input", model("bad", [relu], [], [1, 4], "y", [1, 4]).SerializeToString().replace(
         b"\x08\x01\x12", b"\x08\x06\x12", 1), "inputs must be float")
 
