@@ -250,6 +250,18 @@ def names():
     save("names", model("names", nodes, [], [1, 4], "y:0", [1, 4], x_name="in:0"), x, y)
 
 
+def unsorted():
+    """conv_gemm with its nodes in reverse order (not topological: onnx.checker refuses it, q8c orders it)"""
+    m = onnx.load(os.path.join(HERE, "conv_gemm.onnx"))
+    nodes = list(m.graph.node)[::-1]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    m.graph.name = "unsorted"
+    onnx.save(m, os.path.join(HERE, "unsorted.onnx"))
+    for f in ("x", "y"):
+        np.save(os.path.join(HERE, f"unsorted_{f}.npy"), np.load(os.path.join(HERE, f"conv_gemm_{f}.npy")))
+
+
 # ---- bad files: each must exit 1 with this message (a substring of stderr) ----
 
 def bad(name, data, msg):
@@ -351,4 +363,5 @@ if __name__ == "__main__":
     qdq()
     external()
     names()
+    unsorted()
     errors()
