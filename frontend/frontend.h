@@ -74,6 +74,9 @@ Item *fe_item(Items *it, const char *name);        /* NULL if absent; twice: err
 Quant *fe_quant(Loc l, const char *what, Item *scale, Item *zp, Item *axis, int rank);
 void fe_attrs(Op *op, Items *at);
 
+/* parse.c: the path rule of data files (NULL and *why when broken) */
+char *fe_inside(const char *dir, const char *path, const char **why);
+
 /* shared between parse.c, attrs.c and infer.c */
 char *fe_dims(const Type *t);
 void fe_check_quant(Loc l, const char *what, Quant *q, const Type *t);

@@ -166,36 +166,46 @@ void p_output(P *p, char *name, Loc l)
 	PUSH(p->g->outputs, p->g->noutputs) = n->v;
 }
 
-/* A .npy path must stay inside the model's directory: relative, no `..`
-   climbing out of it, and (after symlinks) still below it. */
-static char *npy_path(P *p, Init *in)
+/* A data file's path must stay inside the model's directory: relative,
+   no `..` climbing out of it, and (after symlinks) still below it.
+   Returns the path to open, or NULL with the reason in *why.  Shared by
+   .npy constants and ONNX external data. */
+char *fe_inside(const char *dir, const char *s, const char **why)
 {
-	const char *s = in->path;
 	if (!*s)
-		error_at(in->loc, "empty path");
+		return *why = "empty path", NULL;
 	if (s[0] == '/')
-		error_at(in->loc, "absolute path \"%s\": .npy paths are relative to the model file", s);
+		return *why = fmt("absolute path \"%s\": data paths are relative to the model file", s), NULL;
 	int depth = 0;
 	for (const char *c = s; *c;) {
 		size_t n = strcspn(c, "/");
 		if (n == 2 && c[0] == '.' && c[1] == '.') {
 			if (--depth < 0)
-				error_at(in->loc, "path \"%s\" leaves the model's directory", s);
+				return *why = fmt("path \"%s\" leaves the model's directory", s), NULL;
 		} else if (n > 0 && !(n == 1 && c[0] == '.')) {
 			depth++;
 		}
 		c += n;
 		c += *c == '/';
 	}
-	char *full = fmt("%s/%s", p->g->dir, s);
+	char *full = fmt("%s/%s", dir, s);
 	char real[PATH_MAX], rdir[PATH_MAX];
 	if (!realpath(full, real))
-		error_at(in->loc, "cannot open \"%s\": %s", s, strerror(errno));
-	if (!realpath(p->g->dir, rdir))
-		error_at(in->loc, "cannot resolve the model's directory %s: %s", p->g->dir, strerror(errno));
+		return *why = fmt("cannot open \"%s\": %s", s, strerror(errno)), NULL;
+	if (!realpath(dir, rdir))
+		return *why = fmt("cannot resolve the model's directory %s: %s", dir, strerror(errno)), NULL;
 	size_t n = strlen(rdir);
 	if (strncmp(real, rdir, n) != 0 || (real[n] != '/' && strcmp(rdir, "/") != 0))
-		error_at(in->loc, "path \"%s\" resolves to %s, outside the model's directory", s, real);
+		return *why = fmt("path \"%s\" resolves to %s, outside the model's directory", s, real), NULL;
+	return full;
+}
+
+static char *npy_path(P *p, Init *in)
+{
+	const char *why;
+	char *full = fe_inside(p->g->dir, in->path, &why);
+	if (!full)
+		error_at(in->loc, "%s", why);
 	return full;
 }
 

@@ -37,7 +37,8 @@ void *vgrow(void *p, size_t n, size_t sz);
 void src_register(const char *file, const char *text, size_t len);
 
 /* The two error channels.  error_at: a mistake in the user's model,
-   printed as FILE:LINE:COL: error: MSG, then the source line and a caret;
+   printed as FILE:LINE:COL: error: MSG, then the source line and a caret
+   (FILE: error: MSG when line is 0: ONNX nodes name themselves in FILE);
    exit status 1.  fatal: any other user error (flags, data files): the
    message names the path and the problem; exit 1.  die: a broken
    invariant inside q8c; exit 2.  Tests can catch error_at and fatal by
@@ -252,6 +253,16 @@ Value *graph_find(Graph *g, const char *name, bool is_const);
 
 Graph *parse_file(const char *path);            /* errors go through error_at */
 Graph *parse_string(const char *file, const char *text, size_t len);
+/* ONNX models (frontend/onnx.c): the same graph from MODEL.onnx, weights
+   converted to NHWC; nchw keeps the ONNX layout at the model's boundary
+   (docs/onnx.md).  load_model reads either format by the file's suffix. */
+Graph *onnx_import(const char *path, bool nchw);
+Graph *onnx_parse_buffer(const char *path, const unsigned char *buf, size_t len, bool nchw);
+bool is_onnx_path(const char *path);
+Graph *load_model(const char *path, bool nchw);
+/* tools/import.c: g as model text OUT, its .npy constants in STEM.data/
+   beside it (OUT = STEM.q8), written atomically */
+void import_model(Graph *g, const char *out);
 /* Type and shape inference for one op: sets op->out->type (dtype and
    shape; the quant part is left to the caller).  Errors name the op,
    its location and the disagreeing shapes. */

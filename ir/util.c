@@ -149,7 +149,9 @@ noreturn void error_at(Loc l, const char *f, ...)
 {
 	va_list ap;
 	va_start(ap, f);
-	int n = snprintf(err_msg, sizeof err_msg, "%s:%d:%d: error: ", l.file ? l.file : "<input>", l.line, l.col);
+	/* line 0: a place without a line (an ONNX node): FILE: error: MSG */
+	int n = l.line > 0 ? snprintf(err_msg, sizeof err_msg, "%s:%d:%d: error: ", l.file ? l.file : "<input>", l.line, l.col)
+			   : snprintf(err_msg, sizeof err_msg, "%s: error: ", l.file ? l.file : "<input>");
 	vsnprintf(err_msg + n, sizeof err_msg - (size_t)n, f, ap);
 	va_end(ap);
 	if (!err_jmp) {

@@ -15,6 +15,7 @@
 static const char usage[] =
 	"usage: q8c compile MODEL -o OUTDIR [options]\n"
 	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
+	"       q8c import MODEL.onnx -o OUT.q8 [--input-layout nhwc|nchw]\n"
 	"       q8c passes\n"
 	"       q8c --help | --version\n"
 	"\n"
@@ -31,6 +32,7 @@ static const char usage[] =
 	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
 	"                         rounding its weights causes, measured on --calib (needed)\n"
 	"  --float                compile / run the float model without quantizing\n"
+	"  --input-layout L       MODEL.onnx: nhwc (default) or nchw inputs (docs/onnx.md)\n"
 	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
 	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
@@ -40,6 +42,7 @@ static const char usage[] =
 
 typedef struct {
 	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
+	bool nchw, layout_given; /* --input-layout nchw */
 	Options o;
 } Args;
 
@@ -107,6 +110,12 @@ static void parse_args(Args *a, int argc, char **argv)
 				a->o.pow2 = true;
 			else if (strcmp(v, "float") != 0)
 				bad_usage("--scale takes pow2 or float, not '%s'", v);
+		} else if (strcmp(s, "--input-layout") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "nchw") != 0 && strcmp(v, "nhwc") != 0)
+				bad_usage("--input-layout takes nhwc or nchw, not '%s'", v);
+			a->nchw = v[1] == 'c';
+			a->layout_given = true;
 		} else if (strcmp(s, "--float") == 0)
 			a->o.is_float = true;
 		else if (strcmp(s, "--report") == 0)
@@ -126,6 +135,8 @@ static void parse_args(Args *a, int argc, char **argv)
 	}
 	if (!a->model)
 		bad_usage("%s needs a MODEL file", a->cmd);
+	if (a->layout_given && !is_onnx_path(a->model))
+		bad_usage("--input-layout applies to ONNX models (MODEL.onnx), not '%s'", a->model);
 	if (a->o.bias_corr && a->o.is_float)
 		bad_usage("%s", "--bias-correction corrects quantized weights: it has no meaning with --float");
 	if (a->o.bias_corr && !a->o.calib_path)
@@ -178,7 +189,7 @@ static int cmd_run(Args *a)
 {
 	if (!a->input || !a->output)
 		bad_usage("%s", "run needs --input X.npy and --output Y.npy");
-	Graph *g = parse_file(a->model);
+	Graph *g = load_model(a->model, a->nchw);
 	if (g->ninputs != 1 || g->noutputs != 1)
 		fatal("%s: q8c run takes single-input, single-output models (this one has %d inputs, %d outputs)",
 		      a->model, g->ninputs, g->noutputs);
@@ -189,7 +200,7 @@ static int cmd_run(Args *a)
 
 	Graph *fg = NULL;
 	if (a->o.report && !a->o.is_float) {
-		fg = parse_file(a->model);
+		fg = load_model(a->model, a->nchw);
 		Options fo = a->o;
 		fo.is_float = true;
 		fo.dump_after = NULL;
@@ -271,13 +282,13 @@ static int cmd_compile(Args *a)
 	if (a->name && !is_ident(a->name))
 		bad_usage("--name '%s' is not a C identifier", a->name);
 
-	Graph *g = parse_file(a->model);
+	Graph *g = load_model(a->model, a->nchw);
 	const char *name = a->name ? a->name : g->name;
 	if (!is_ident(name))
 		fatal("%s: the model's name '%s' is not a C identifier: give --name", a->model, name);
 	Graph *fg = NULL;
 	if (a->o.report && !a->o.is_float) {
-		fg = parse_file(a->model);
+		fg = load_model(a->model, a->nchw);
 		Options fo = a->o;
 		fo.is_float = true;
 		fo.dump_after = NULL;
@@ -337,6 +348,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		parse_args(&a, argc, argv);
 		return cmd_run(&a);
+	}
+	if (strcmp(argv[1], "import") == 0) {
+		parse_args(&a, argc, argv);
+		if (!a.outdir)
+			bad_usage("%s", "import needs -o OUT.q8");
+		if (!is_onnx_path(a.model))
+			bad_usage("import reads an ONNX model (MODEL.onnx), not '%s'", a.model);
+		import_model(load_model(a.model, a.nchw), a.outdir);
+		return 0;
 	}
 	bad_usage("unknown command '%s'", argv[1]);
 }

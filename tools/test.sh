@@ -31,8 +31,8 @@ fi
 if [ -f tests/fuzz/CMakeLists.txt ]; then
 	echo "== fuzzing (clang-16, libFuzzer, ${Q8C_FUZZ_SECONDS:-60} s per target)"
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-16 -DQ8C_FUZZ=ON >/dev/null
-	ninja -C build-fuzz fuzz_parse fuzz_npy
-	for t in parse npy; do
+	ninja -C build-fuzz fuzz_parse fuzz_npy fuzz_onnx
+	for t in parse npy onnx; do
 		mkdir -p build-fuzz/corpus_$t
 		# a crash makes the fuzzer exit non-zero, and set -e stops here
 		build-fuzz/tests/fuzz/fuzz_$t -max_total_time="${Q8C_FUZZ_SECONDS:-60}" -detect_leaks=0 \
