@@ -134,6 +134,16 @@ jmp_buf *err_jmp;
 char err_msg[1024];
 static void (*cleanup_fn)(void);
 
+/* The message after its prefix: snprintf returns the length it wanted,
+   which a long file or node name can push past the buffer (the message
+   is then cut, never written past the end). */
+static void msg_tail(int n, const char *f, va_list ap)
+{
+	if (n < 0 || (size_t)n >= sizeof err_msg - 1)
+		return;
+	vsnprintf(err_msg + n, sizeof err_msg - (size_t)n, f, ap);
+}
+
 void on_error(void (*cleanup)(void)) { cleanup_fn = cleanup; }
 
 static noreturn void finish(int status)
@@ -152,7 +162,7 @@ noreturn void error_at(Loc l, const char *f, ...)
 	/* line 0: a place without a line (an ONNX node): FILE: error: MSG */
 	int n = l.line > 0 ? snprintf(err_msg, sizeof err_msg, "%s:%d:%d: error: ", l.file ? l.file : "<input>", l.line, l.col)
 			   : snprintf(err_msg, sizeof err_msg, "%s: error: ", l.file ? l.file : "<input>");
-	vsnprintf(err_msg + n, sizeof err_msg - (size_t)n, f, ap);
+	msg_tail(n, f, ap);
 	va_end(ap);
 	if (!err_jmp) {
 		fprintf(stderr, "%s\n", err_msg);
@@ -177,7 +187,7 @@ noreturn void fatal(const char *f, ...)
 	va_list ap;
 	va_start(ap, f);
 	int n = snprintf(err_msg, sizeof err_msg, "q8c: error: ");
-	vsnprintf(err_msg + n, sizeof err_msg - (size_t)n, f, ap);
+	msg_tail(n, f, ap);
 	va_end(ap);
 	if (!err_jmp)
 		fprintf(stderr, "%s\n", err_msg);

@@ -759,6 +759,27 @@ static void test_npy(void **state)
 	rmdir(dir);
 }
 
+/* A location whose file name is longer than the message buffer (an ONNX
+   node name can be): the message is cut at the buffer's end, never
+   written past it (fuzz_onnx found this; ASan/UBSan see the overflow). */
+static void test_error_long_name(void **s)
+{
+	(void)s;
+	static char name[3000];
+	memset(name, 'n', sizeof name - 1);
+	Loc l = {name, 0, 0};
+	jmp_buf jb;
+	err_jmp = &jb;
+	int rc = setjmp(jb);
+	if (rc == 0)
+		error_at(l, "unsupported op %s", "Foo");
+	err_jmp = NULL;
+	assert_int_equal(rc, 1);
+	assert_int_equal(strlen(err_msg), sizeof err_msg - 1);
+	assert_int_equal(err_msg[0], 'n');
+	assert_int_equal(err_msg[sizeof err_msg - 2], 'n');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_dump_npy),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_special),
+		cmocka_unit_test(test_error_long_name),
 		cmocka_unit_test(test_symlink_escape),
 		cmocka_unit_test(test_conformance),
 		cmocka_unit_test(test_examples),
