@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char *descrs[DT_COUNT] = {"<f4", "|i1", "|u1", "<i2", "<i4"};
 
@@ -208,32 +207,22 @@ void *npy_parse_buffer(const char *path, const unsigned char *buf, size_t len, c
 
 void *npy_read(const char *path, const Type *want, Type *got)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fatal("%s: cannot open: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		fatal("%s: not a regular file", path);
-	}
+	int64_t size;
+	FILE *f = open_regular(path, &size);
 	/* the largest tensor, plus room for a header */
-	if (st.st_size > (off_t)MAXNUMEL * 4 + (1 << 20)) {
+	if (size > (int64_t)MAXNUMEL * 4 + (1 << 20)) {
 		fclose(f);
-		fatal("%s: file too large for a .npy tensor (%lld bytes)", path, (long long)st.st_size);
+		fatal("%s: file too large for a .npy tensor (%lld bytes)", path, (long long)size);
 	}
 	/* a file much larger than the declared tensor is not read at all */
-	if (want && st.st_size > (off_t)(type_numel(want) * (int64_t)dtype_size(want->dt)) + (1 << 20)) {
+	if (want && size > type_numel(want) * (int64_t)dtype_size(want->dt) + (1 << 20)) {
 		fclose(f);
-		fatal("%s: file of %lld bytes is far larger than the declared %s", path, (long long)st.st_size,
+		fatal("%s: file of %lld bytes is far larger than the declared %s", path, (long long)size,
 		      type_str(want));
 	}
-	size_t n = (size_t)st.st_size;
+	size_t n = (size_t)size;
 	unsigned char *buf = alloc(n + 1);
-	size_t got_n = fread(buf, 1, n, f);
-	bool err = ferror(f);
-	fclose(f);
-	if (err || got_n != n)
-		fatal("%s: read error", path);
+	read_all(f, path, buf, n);
 	size_t off = parse(path, buf, n, want, got);
 	if (off % 16 == 0)
 		return buf + off;

@@ -567,25 +567,15 @@ Graph *onnx_parse_buffer(const char *path, const unsigned char *buf, size_t len,
 
 Graph *onnx_import(const char *path, bool nchw)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fatal("%s: cannot open: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	int64_t size;
+	FILE *f = open_regular(path, &size);
+	if (size >= MAXFILE) {
 		fclose(f);
-		fatal("%s: not a regular file", path);
+		fatal("%s: too large for a protobuf message (%lld bytes)", path, (long long)size);
 	}
-	if (st.st_size >= MAXFILE) {
-		fclose(f);
-		fatal("%s: too large for a protobuf message (%lld bytes)", path, (long long)st.st_size);
-	}
-	size_t n = (size_t)st.st_size;
+	size_t n = (size_t)size;
 	unsigned char *buf = alloc(n + 1);
-	size_t got = fread(buf, 1, n, f);
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad || got != n)
-		fatal("%s: read error", path);
+	read_all(f, path, buf, n);
 	const char *sl = strrchr(path, '/');
 	const char *dir = !sl ? "." : sl == path ? "/" : xstrndup(path, (size_t)(sl - path));
 	return import(path, dir, buf, n, nchw);

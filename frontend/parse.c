@@ -11,7 +11,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* the names defined so far, % and @ apart (graph_find is linear) */
 typedef struct {
@@ -389,24 +388,14 @@ Graph *parse_string(const char *file, const char *text, size_t len)
 
 Graph *parse_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fatal("%s: cannot open: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	int64_t size;
+	FILE *f = open_regular(path, &size);
+	if (size > INT_MAX / 2) {
 		fclose(f);
-		fatal("%s: not a regular file", path);
+		fatal("%s: model text too large (%lld bytes)", path, (long long)size);
 	}
-	if (st.st_size > INT_MAX / 2) {
-		fclose(f);
-		fatal("%s: model text too large (%lld bytes)", path, (long long)st.st_size);
-	}
-	size_t n = (size_t)st.st_size;
+	size_t n = (size_t)size;
 	char *buf = alloc(n + 1);
-	size_t got = fread(buf, 1, n, f);
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad || got != n)
-		fatal("%s: read error", path);
+	read_all(f, path, buf, n);
 	return parse_string(path, buf, n);
 }

@@ -52,6 +52,11 @@ extern jmp_buf *err_jmp;
 extern char err_msg[1024];
 /* Called before exiting on an error: removes half-written outputs. */
 void on_error(void (*cleanup)(void));
+/* Input files (models, .npy, ONNX): open_regular opens PATH for reading
+   and sets *size, refusing what is not a regular file; read_all reads n
+   bytes of it into buf and closes it.  Errors go through fatal(). */
+FILE *open_regular(const char *path, int64_t *size);
+void read_all(FILE *f, const char *path, void *buf, size_t n);
 
 /* ---- types ---- */
 

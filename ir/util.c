@@ -2,6 +2,7 @@
 #include "ir.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,4 +206,27 @@ noreturn void die(const char *f, ...)
 	if (cleanup_fn)
 		cleanup_fn();
 	exit(2);
+}
+
+FILE *open_regular(const char *path, int64_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fatal("%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		fatal("%s: not a regular file", path);
+	}
+	*size = (int64_t)st.st_size;
+	return f;
+}
+
+void read_all(FILE *f, const char *path, void *buf, size_t n)
+{
+	size_t got = fread(buf, 1, n, f);
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad || got != n)
+		fatal("%s: read error", path);
 }
