@@ -300,6 +300,7 @@ typedef struct {
 	CalibMethod calib;          /* --calib-method */
 	double percentile;          /* --percentile */
 	bool per_tensor;            /* --granularity tensor */
+	int group;                  /* --granularity group:G: G output channels per scale (0: per channel) */
 	bool pow2;                  /* --scale pow2 */
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */

@@ -62,23 +62,30 @@ double *const_real(Op *op, Value *c)
 	return r;
 }
 
-/* r quantized to int8 [-127, 127], zero point 0, scale max|r|/127 per
-   index of axis 0 or per tensor; an all-zero channel gets scale 1. */
-Value *sym_const(Graph *g, Options *o, Value *src, const double *r, bool per_channel)
+/* r quantized to int8 [-127, 127], zero point 0, scale max|r|/127 over
+   each run of `group` consecutive indices of axis 0 (1: per channel; the
+   last group may be shorter), or over the whole tensor when group is 0;
+   an all-zero group gets scale 1.  Groups are stored per channel, a scale
+   repeated for each channel of its group, so the kernels need not know. */
+Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group)
 {
 	Type t = src->type;
-	int64_t n = type_numel(&t), nc = per_channel ? t.dims[0] : 1, k = n / nc;
-	Quant *q = per_channel ? quant_new(0, (int)nc) : quant_tensor(1, 0);
+	int64_t n = type_numel(&t), nc = group ? t.dims[0] : 1, k = n / nc;
+	if (!group || group > nc)
+		group = nc;
+	Quant *q = nc > 1 ? quant_new(0, (int)nc) : quant_tensor(1, 0);
 	int8_t *d = alloc_array((size_t)n, 1);
-	for (int64_t c = 0; c < nc; c++) {
+	for (int64_t c0 = 0; c0 < nc; c0 += group) {
+		int64_t c1 = c0 + group < nc ? c0 + group : nc;
 		double m = 0;
-		for (int64_t i = c * k; i < (c + 1) * k; i++)
+		for (int64_t i = c0 * k; i < c1 * k; i++)
 			m = fmax(m, fabs(r[i]));
 		double s = m > 0 ? m / 127 : 1;
 		if (o->pow2)
 			s = pow2_up(s);
-		q->scale[c] = s;
-		for (int64_t i = c * k; i < (c + 1) * k; i++) {
+		for (int64_t c = c0; c < c1; c++)
+			q->scale[c] = s;
+		for (int64_t i = c0 * k; i < c1 * k; i++) {
 			double v = rint(r[i] / s);
 			d[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
 		}
@@ -100,7 +107,7 @@ Value *weights(Graph *g, Options *o, Op *op, Value *w)
 	if (w->type.rank < 1)
 		error_at(op->loc, "%s: the weights @%s are a scalar", opname(op), w->name);
 	if (w->type.dt == DT_F32)
-		return sym_const(g, o, w, const_real(op, w), !o->per_tensor);
+		return sym_const(g, o, w, const_real(op, w), o->per_tensor ? 0 : o->group ? o->group : 1);
 	Quant *q = w->type.q;
 	if (!q)
 		error_at(op->loc, "%s: integer weights @%s need a dequantize with their scale", opname(op), w->name);
@@ -118,7 +125,7 @@ Value *weights(Graph *g, Options *o, Op *op, Value *w)
 			d[i] = (int8_t)v;
 	}
 	if (!keep)
-		return sym_const(g, o, w, const_real(op, w), q->axis >= 0);
+		return sym_const(g, o, w, const_real(op, w), q->axis >= 0 ? 1 : 0);
 	if (zero)
 		return w;
 	Type t = w->type;
@@ -182,5 +189,5 @@ Value *const_operand(Graph *g, Options *o, Op *op, Value *c)
 	Quant *q = c->type.q;
 	if (c->type.dt == DT_I8 && q && q->n == 1 && (!o->pow2 || is_pow2(q->scale[0])))
 		return c;
-	return sym_const(g, o, c, const_real(op, c), false);
+	return sym_const(g, o, c, const_real(op, c), 0);
 }

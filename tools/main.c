@@ -5,6 +5,7 @@
 #include "ir.h"
 #include "codegen/lower.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ static const char usage[] =
 	"  --calib DATA.npy       calibration samples, shape [S, ...input shape without batch]\n"
 	"  --calib-method M       max, percentile, kl or mse (default mse)\n"
 	"  --percentile P         for --calib-method percentile (default 99.99)\n"
-	"  --granularity G        weight scales per output channel (default) or per tensor\n"
+	"  --granularity G        weight scales per output channel (default), per group of\n"
+	"                         output channels (group:G) or per tensor\n"
 	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
 	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
 	"                         rounding its weights causes, measured on --calib (needed)\n"
@@ -100,10 +102,16 @@ static void parse_args(Args *a, int argc, char **argv)
 				bad_usage("--percentile takes a number in (0, 100], not '%s'", v);
 		} else if (strcmp(s, "--granularity") == 0) {
 			const char *v = need(argc, argv, &i);
+			char *end;
+			long gs;
 			if (strcmp(v, "tensor") == 0)
 				a->o.per_tensor = true;
+			else if (strncmp(v, "group:", 6) == 0 && (gs = strtol(v + 6, &end, 10)) >= 1 &&
+				 gs <= 1 << 24 && !*end && isdigit((unsigned char)v[6]))
+				a->o.group = (int)gs;
 			else if (strcmp(v, "channel") != 0)
-				bad_usage("--granularity takes channel or tensor, not '%s'", v);
+				bad_usage("--granularity takes channel, group:G (G >= 1 output channels per "
+					  "scale) or tensor, not '%s'", v);
 		} else if (strcmp(s, "--scale") == 0) {
 			const char *v = need(argc, argv, &i);
 			if (strcmp(v, "pow2") == 0)

@@ -240,6 +240,35 @@ static void test_accumulator_bound(void **state)
 	assert_non_null(strstr(err_msg, "can overflow"));
 }
 
+/* --granularity group:2 on a dense of 5 output channels: channels {0, 1},
+   {2, 3} and {4} each share the scale max|w| / 127 of their group, by hand:
+   1/127, 2/127 and 0.02/127.  Channel 1 alone would get 0.25/127. */
+static void test_group_scales(void **state)
+{
+	(void)state;
+	Graph *g = graph_new("group");
+	Value *x = in_f32(g, "x", ty(DT_F32, 2, 1, 2), -1, 1);
+	const float w[10] = {0.4f, -1.0f, 0.25f, 0.1f, 2.0f, 0.3f, -0.6f, 1.2f, 0.02f, -0.005f};
+	Op *y = op2(g, OP_DENSE, x, cst(g, "w", ty(DT_F32, 2, 5, 2), w), NULL, "y", ty(DT_F32, 2, 1, 5));
+	range(y->out, -3, 3);
+	out(g, y->out);
+	Options o = {0};
+	o.group = 2;
+	run_passes(g, &o, 1);
+	Op *d = find_op(g, OP_QDENSE, 0);
+	assert_non_null(d);
+	const Quant *q = d->in[1]->type.q;
+	assert_int_equal(q->n, 5);
+	assert_int_equal(q->axis, 0);
+	double want_s[5] = {1.0 / 127, 1.0 / 127, 2.0 / 127, 2.0 / 127, 0.02f / 127.0};
+	for (int c = 0; c < 5; c++)
+		assert_true(fabs(q->scale[c] - want_s[c]) < 1e-12 * want_s[c]);
+	/* 0.4*127 = 50.8, 0.25*127 = 31.75, 0.1*127 = 12.7, 0.3*63.5 = 19.05,
+	   0.6*63.5 = 38.1, 1.2*63.5 = 76.2, 0.005/0.02*127 = 31.75 */
+	const int8_t want_q[10] = {51, -127, 32, 13, 127, 19, -38, 76, 127, -32};
+	assert_memory_equal(d->in[1]->data, want_q, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_quantization_bias),
 		cmocka_unit_test(test_conv_relu_accuracy),
 		cmocka_unit_test(test_accumulator_bound),
+		cmocka_unit_test(test_group_scales),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
