@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Weight granularity on the example models: top-1 and output SQNR of the
-int8 model for --granularity tensor, group:G and channel (figures, never
-pass/fail).
+"""Weight granularity and bits on the example models: top-1 and output SQNR
+of the int8 model for --granularity tensor, group:G and channel, with 8-bit
+and with 4-bit weights (figures, never pass/fail).
 
 usage: bench/granularity.py Q8C [GROUPS, default 16,8,4,2]
 
@@ -25,23 +25,29 @@ def run(q8c, d, tmp, *flags):
     return np.load(y).astype(np.float64)
 
 
+def table(q8c, tmp, bits, modes):
+    print('\n%s-bit weights:\n' % bits)
+    print('| model (fp32 top-1) | ' + ' | '.join(modes) + ' |')
+    print('|---' * (len(modes) + 1) + '|')
+    for m in ['mlp', 'cnn', 'resnet', 'mobilenet']:
+        d = os.path.join(root, 'examples', m)
+        labels = np.load(os.path.join(d, 'test_y.npy')).reshape(-1)
+        f = run(q8c, d, tmp, '--float').reshape(len(labels), -1)
+        cells = []
+        for g in modes:
+            q = run(q8c, d, tmp, '--granularity', g, '--weight-bits', bits).reshape(len(labels), -1)
+            sqnr = 10 * np.log10(np.sum(f * f) / np.sum((q - f) ** 2))
+            cells.append('%.2f %% / %.2f dB' % (100 * np.mean(q.argmax(1) == labels), sqnr))
+        print('| %s (%.2f %%) | %s |' % (m, 100 * np.mean(f.argmax(1) == labels), ' | '.join(cells)), flush=True)
+
+
 def main():
     q8c = os.path.abspath(sys.argv[1])
     groups = sys.argv[2].split(',') if len(sys.argv) > 2 else ['16', '8', '4', '2']
     modes = ['tensor'] + ['group:' + g for g in groups] + ['channel']
-    print('| model (fp32 top-1) | ' + ' | '.join(modes) + ' |')
-    print('|---' * (len(modes) + 1) + '|')
     with tempfile.TemporaryDirectory() as tmp:
-        for m in ['mlp', 'cnn', 'resnet', 'mobilenet']:
-            d = os.path.join(root, 'examples', m)
-            labels = np.load(os.path.join(d, 'test_y.npy')).reshape(-1)
-            f = run(q8c, d, tmp, '--float').reshape(len(labels), -1)
-            cells = []
-            for g in modes:
-                q = run(q8c, d, tmp, '--granularity', g).reshape(len(labels), -1)
-                sqnr = 10 * np.log10(np.sum(f * f) / np.sum((q - f) ** 2))
-                cells.append('%.2f %% / %.2f dB' % (100 * np.mean(q.argmax(1) == labels), sqnr))
-            print('| %s (%.2f %%) | %s |' % (m, 100 * np.mean(f.argmax(1) == labels), ' | '.join(cells)), flush=True)
+        for bits in ['8', '4']:
+            table(q8c, tmp, bits, modes)
 
 
 if __name__ == '__main__':

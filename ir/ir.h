@@ -144,6 +144,7 @@ enum {
 	A_ALPHA = 1 << 16,    /* [alpha]     number (hardsigmoid 0.2, leaky_relu 0.01) */
 	A_BETA = 1 << 17,     /* [beta]      number (hardsigmoid 0.5) */
 	A_PERM = 1 << 18,     /* [perm]      int list: a permutation of the axes */
+	A_WBITS = 1 << 19,    /* [wbits]     4 or 8: bits of the quantized weights (optional) */
 };
 
 typedef struct {
@@ -166,6 +167,7 @@ typedef struct {
 	int32_t *mult, *shift;
 	int32_t lo, hi; /* A_CLAMP: integer bounds of the result */
 	int32_t xzp;    /* A_XZP: see qconv2d below */
+	int wbits;      /* A_WBITS: 4 or 8, or 0 (absent): follow --weight-bits */
 } Attrs;
 
 struct Op {
@@ -301,6 +303,7 @@ typedef struct {
 	double percentile;          /* --percentile */
 	bool per_tensor;            /* --granularity tensor */
 	int group;                  /* --granularity group:G: G output channels per scale (0: per channel) */
+	int wbits;                  /* --weight-bits: 4 or 8 (0: 8); an op's wbits attribute wins */
 	bool pow2;                  /* --scale pow2 */
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */

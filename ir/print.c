@@ -188,6 +188,9 @@ static void attrs(FILE *f, const Op *op)
 		fputs(", beta=", f), dbl(f, a->beta);
 	if (m & A_PERM)
 		fputs(", perm=", f), ints64(f, a->perm, a->nperm);
+	/* optional, like clip's bounds: absent means --weight-bits decides */
+	if ((m & A_WBITS) && a->wbits)
+		fprintf(f, ", wbits=%d", a->wbits);
 	if (m & A_AXIS)
 		fprintf(f, ", axis=%d", a->axis);
 	if (m & A_QUANT)

@@ -62,12 +62,12 @@ double *const_real(Op *op, Value *c)
 	return r;
 }
 
-/* r quantized to int8 [-127, 127], zero point 0, scale max|r|/127 over
+/* r quantized to int8 [-qmax, qmax], zero point 0, scale max|r|/qmax over
    each run of `group` consecutive indices of axis 0 (1: per channel; the
    last group may be shorter), or over the whole tensor when group is 0;
    an all-zero group gets scale 1.  Groups are stored per channel, a scale
    repeated for each channel of its group, so the kernels need not know. */
-Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group)
+Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group, int qmax)
 {
 	Type t = src->type;
 	int64_t n = type_numel(&t), nc = group ? t.dims[0] : 1, k = n / nc;
@@ -80,14 +80,14 @@ Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t grou
 		double m = 0;
 		for (int64_t i = c0 * k; i < c1 * k; i++)
 			m = fmax(m, fabs(r[i]));
-		double s = m > 0 ? m / 127 : 1;
+		double s = m > 0 ? m / qmax : 1;
 		if (o->pow2)
 			s = pow2_up(s);
 		for (int64_t c = c0; c < c1; c++)
 			q->scale[c] = s;
 		for (int64_t i = c0 * k; i < c1 * k; i++) {
 			double v = rint(r[i] / s);
-			d[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+			d[i] = (int8_t)(v > qmax ? qmax : v < -qmax ? -qmax : v);
 		}
 	}
 	t.dt = DT_I8;
@@ -95,19 +95,22 @@ Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t grou
 	return graph_add_const(g, take_name(g, src), t, d, src->loc);
 }
 
-/* The weights of conv2d/dense as int8 [-127, 127] with zero point 0.
-   Float weights are quantized per output channel (axis 0) or per tensor;
-   QDQ weights keep their integers and scales when (q - zw) fits
-   [-127, 127] (and the scales are powers of two with --scale pow2),
-   else they are requantized from their real values. */
+/* The weights of conv2d/dense as int8 [-127, 127] with zero point 0, or
+   [-7, 7] with 4-bit weights (the op's wbits, else --weight-bits; held
+   one per byte).  Float weights are quantized per output channel (axis
+   0), per group of channels or per tensor; QDQ weights keep their
+   integers and scales when (q - zw) fits the range (and the scales are
+   powers of two with --scale pow2), else they are requantized from their
+   real values. */
 Value *weights(Graph *g, Options *o, Op *op, Value *w)
 {
 	if (w->kind != V_CONST)
 		error_at(op->loc, "%s: the weights %%%s must be a constant", opname(op), w->name);
 	if (w->type.rank < 1)
 		error_at(op->loc, "%s: the weights @%s are a scalar", opname(op), w->name);
+	int bits = op->a.wbits ? op->a.wbits : o->wbits ? o->wbits : 8, qmax = bits == 4 ? 7 : 127;
 	if (w->type.dt == DT_F32)
-		return sym_const(g, o, w, const_real(op, w), o->per_tensor ? 0 : o->group ? o->group : 1);
+		return sym_const(g, o, w, const_real(op, w), o->per_tensor ? 0 : o->group ? o->group : 1, qmax);
 	Quant *q = w->type.q;
 	if (!q)
 		error_at(op->loc, "%s: integer weights @%s need a dequantize with their scale", opname(op), w->name);
@@ -119,13 +122,13 @@ Value *weights(Graph *g, Options *o, Op *op, Value *w)
 	int8_t *d = keep ? alloc_array((size_t)n, 1) : NULL;
 	for (int64_t i = 0; keep && i < n; i++) {
 		int64_t v = const_geti(w, i) - q->zp[q->axis < 0 ? 0 : i / k];
-		keep = v >= -127 && v <= 127;
+		keep = v >= -qmax && v <= qmax;
 		zero = zero && v == const_geti(w, i);
 		if (keep)
 			d[i] = (int8_t)v;
 	}
 	if (!keep)
-		return sym_const(g, o, w, const_real(op, w), q->axis >= 0 ? 1 : 0);
+		return sym_const(g, o, w, const_real(op, w), q->axis >= 0 ? 1 : 0, qmax);
 	if (zero)
 		return w;
 	Type t = w->type;
@@ -189,5 +192,5 @@ Value *const_operand(Graph *g, Options *o, Op *op, Value *c)
 	Quant *q = c->type.q;
 	if (c->type.dt == DT_I8 && q && q->n == 1 && (!o->pow2 || is_pow2(q->scale[0])))
 		return c;
-	return sym_const(g, o, c, const_real(op, c), 0);
+	return sym_const(g, o, c, const_real(op, c), 0, 127);
 }

@@ -43,7 +43,7 @@ double *const_real(Op *op, Value *c);
 /* r as an int8 constant in [-127, 127], zero point 0, scale max|r|/127
    per index of axis 0 or per tensor (rounded up to a power of two with
    --scale pow2); named after src. */
-Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group);
+Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group, int qmax);
 /* conv2d/dense weights as int8 [-127, 127] with zero point 0 */
 Value *weights(Graph *g, Options *o, Op *op, Value *w);
 /* the bias (or zeros when b is NULL) minus shift[c] (when non-NULL) as

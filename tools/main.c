@@ -30,6 +30,8 @@ static const char usage[] =
 	"  --percentile P         for --calib-method percentile (default 99.99)\n"
 	"  --granularity G        weight scales per output channel (default), per group of\n"
 	"                         output channels (group:G) or per tensor\n"
+	"  --weight-bits 4|8      bits of conv/dense weights (default 8; 4: [-7, 7], one per byte);\n"
+	"                         an op's wbits attribute wins\n"
 	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
 	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
 	"                         rounding its weights causes, measured on --calib (needed)\n"
@@ -112,6 +114,11 @@ static void parse_args(Args *a, int argc, char **argv)
 			else if (strcmp(v, "channel") != 0)
 				bad_usage("--granularity takes channel, group:G (G >= 1 output channels per "
 					  "scale) or tensor, not '%s'", v);
+		} else if (strcmp(s, "--weight-bits") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "4") != 0 && strcmp(v, "8") != 0)
+				bad_usage("--weight-bits takes 4 or 8, not '%s'", v);
+			a->o.wbits = atoi(v);
 		} else if (strcmp(s, "--scale") == 0) {
 			const char *v = need(argc, argv, &i);
 			if (strcmp(v, "pow2") == 0)

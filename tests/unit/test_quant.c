@@ -269,6 +269,52 @@ static void test_group_scales(void **state)
 	assert_memory_equal(d->in[1]->data, want_q, 10);
 }
 
+/* 4-bit weights, [-7, 7], scale max|w[c]| / 7: d1 by its wbits=4
+   attribute, d2 by --weight-bits 4 unless its own wbits=8 says otherwise.
+   By hand: [0.4, -1.0] / (1/7) = [2.8, -7] -> [3, -7]; [0.25, 0.1] /
+   (0.25/7) = [7, 2.8] -> [7, 3]; at 8 bits [0.5, -0.3] / (0.5/127) =
+   [127, -76.2] -> [127, -76]. */
+static void check_bits(int flag, int attr2, int bits2)
+{
+	Graph *g = graph_new("wbits");
+	Value *x = in_f32(g, "x", ty(DT_F32, 2, 1, 2), -1, 1);
+	const float w1[4] = {0.4f, -1.0f, 0.25f, 0.1f}, w2[2] = {0.5f, -0.3f};
+	Op *d1 = op2(g, OP_DENSE, x, cst(g, "w1", ty(DT_F32, 2, 2, 2), w1), NULL, "d1", ty(DT_F32, 2, 1, 2));
+	d1->a.wbits = 4;
+	range(d1->out, -2, 2);
+	Op *d2 = op2(g, OP_DENSE, d1->out, cst(g, "w2", ty(DT_F32, 2, 1, 2), w2), NULL, "d2", ty(DT_F32, 2, 1, 1));
+	d2->a.wbits = attr2;
+	range(d2->out, -2, 2);
+	out(g, d2->out);
+	Options o = {0};
+	o.wbits = flag;
+	run_passes(g, &o, 1);
+	Op *q1 = find_op(g, OP_QDENSE, 0), *q2 = find_op(g, OP_QDENSE, 1);
+	assert_non_null(q1);
+	assert_non_null(q2);
+	const int8_t want1[4] = {3, -7, 7, 3};
+	assert_memory_equal(q1->in[1]->data, want1, 4);
+	assert_true(fabs(q1->in[1]->type.q->scale[0] - 1.0 / 7) < 1e-15);
+	assert_true(fabs(q1->in[1]->type.q->scale[1] - 0.25 / 7) < 1e-15);
+	const int8_t *got2 = q2->in[1]->data;
+	if (bits2 == 4) {
+		assert_int_equal(got2[0], 7);
+		assert_int_equal(got2[1], -4); /* -0.3 / (0.5/7) = -4.2 */
+	} else {
+		assert_int_equal(got2[0], 127);
+		assert_int_equal(got2[1], -76);
+	}
+}
+
+static void test_weight_bits(void **state)
+{
+	(void)state;
+	check_bits(0, 0, 8);
+	check_bits(4, 0, 4);
+	check_bits(4, 8, 8);
+	check_bits(8, 4, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_conv_relu_accuracy),
 		cmocka_unit_test(test_accumulator_bound),
 		cmocka_unit_test(test_group_scales),
+		cmocka_unit_test(test_weight_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
