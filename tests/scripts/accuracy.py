@@ -4,8 +4,10 @@
   computed by tools/train/train.py, independently of q8c) within 1e-4;
 - int8 top-1 (default calibration, calib.npy) is within 0.5 points of fp32 top-1;
 - the QDQ export runs without calibration data where its ranges are all fixed,
-  and its top-1 is within 0.5 points of PyTorch's fake-quantized model."""
-import glob, os, subprocess, sys
+  and its top-1 is within 0.5 points of PyTorch's fake-quantized model;
+- the QAT model (examples/cnn_qat, 4-bit weights) keeps its trained integers and
+  matches PyTorch's fake-quantized forward."""
+import glob, os, re, subprocess, sys
 import numpy as np
 
 q8c, src, scratch = sys.argv[1:4]
@@ -65,6 +67,36 @@ for model in dirs:
         check(abs(acc_d - acc_f) <= 0.5 and agree >= 97.0,
               f'{name}: QDQ int8 top-1 {acc_d:.2f} % (fp32 {acc_f:.2f} %), argmax agrees with '
               f'PyTorch fake-quant on {agree:.0f} % of {len(fq)}')
+
+# The QAT model (tools/train/qat.py): q8c keeps its 4-bit integers and scales as
+# trained (the quantize dump holds the very integers of the .npy files) and its
+# integer run matches PyTorch's fake-quantized forward (expected_qat_logits.npy)
+# to one step of the u8 logits, argmax for argmax.
+qat = os.path.join(src, 'examples', 'cnn_qat', 'model_qdq.q8')
+cx = os.path.join(src, 'examples', 'cnn', 'test_x.npy')
+ref = np.load(os.path.join(src, 'examples', 'cnn_qat', 'expected_qat_logits.npy'))
+yq, err = run(qat, cx)
+if yq is None:
+    check(False, f'cnn_qat: run failed: {err}')
+else:
+    yq = yq.reshape(-1, 10)[:len(ref)]
+    step = float(re.search(r'quantize\(%fc2, scale=([0-9.e-]+)', open(qat).read()).group(1))
+    within = float(np.mean(np.abs(yq - ref).max(1) <= 1.001 * step))
+    agree = float(np.mean(yq.argmax(1) == ref.argmax(1)))
+    check(within >= 0.97 and agree >= 0.99,
+          f'cnn_qat: logits within one step ({step:.4g}) of PyTorch QAT on {100 * within:.0f} %, '
+          f'argmax on {100 * agree:.0f} % of {len(ref)}')
+dd = os.path.join(scratch, 'qat_dump')
+r = subprocess.run([q8c, 'compile', qat, '-o', os.path.join(scratch, 'qat_out'), '--dump-after', 'quantize',
+                    '--dump-dir', dd], capture_output=True, text=True)
+if r.returncode != 0:
+    check(False, f'cnn_qat: compile failed: {r.stderr.strip()[-300:]}')
+else:
+    for w in ['conv1_wq', 'conv2_wq', 'fc1_wq', 'fc2_wq']:
+        mine = np.load(os.path.join(src, 'examples', 'cnn_qat', w + '.npy'))
+        dumped = np.load(os.path.join(dd, '03-quantize.%s.npy' % w))
+        check(np.array_equal(mine, dumped) and np.abs(mine).max() <= 7,
+              f'cnn_qat: {w} kept as trained (4-bit, max |q| {np.abs(dumped).max()})')
 
 print(f'{passed} passed, {failed} failed')
 sys.exit(1 if failed else 0)
