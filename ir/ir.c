@@ -127,6 +127,14 @@ Quant *quant_tensor(double scale, int32_t zp)
 	return q;
 }
 
+Quant *quant_copy(const Quant *q)
+{
+	Quant *c = quant_new(q->axis, q->n);
+	memcpy(c->scale, q->scale, (size_t)q->n * sizeof *c->scale);
+	memcpy(c->zp, q->zp, (size_t)q->n * sizeof *c->zp);
+	return c;
+}
+
 /* ---- graph ---- */
 
 Graph *graph_new(const char *name)
@@ -295,4 +303,49 @@ void graph_remove_dead(Graph *g)
 			g->consts[n++] = g->consts[i];
 	g->nconsts = n;
 	graph_number(g);
+}
+
+/* the clone of v (made on first use), through the value's id */
+static Value *cloned(Value **map, Value *v)
+{
+	Value *c = map[v->id];
+	if (!c) {
+		c = alloc(sizeof *c);
+		*c = *v;
+		if (v->type.q)
+			c->type.q = quant_copy(v->type.q);
+		c->def = NULL;
+		map[v->id] = c;
+	}
+	return c;
+}
+
+Graph *graph_clone(const Graph *src)
+{
+	Graph *g = (Graph *)src;
+	graph_number(g);
+	Graph *c = alloc(sizeof *c);
+	*c = *g;
+	Value **map = alloc_array((size_t)g->nvalues + 1, sizeof *map);
+	/* rebuilt with PUSH, so their capacity is what vgrow expects */
+	c->inputs = c->consts = c->outputs = NULL;
+	c->ops = NULL;
+	c->ninputs = c->nconsts = c->noutputs = c->nops = 0;
+	for (int i = 0; i < g->ninputs; i++)
+		PUSH(c->inputs, c->ninputs) = cloned(map, g->inputs[i]);
+	for (int i = 0; i < g->nconsts; i++)
+		PUSH(c->consts, c->nconsts) = cloned(map, g->consts[i]);
+	for (int i = 0; i < g->nops; i++) {
+		Op *o = g->ops[i], *n = alloc(sizeof *n);
+		*n = *o;
+		n->in = alloc_array((size_t)(o->nin ? o->nin : 1), sizeof *n->in);
+		for (int k = 0; k < o->nin; k++)
+			n->in[k] = cloned(map, o->in[k]);
+		n->out = cloned(map, o->out);
+		n->out->def = n;
+		PUSH(c->ops, c->nops) = n;
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		PUSH(c->outputs, c->noutputs) = cloned(map, g->outputs[i]);
+	return c;
 }

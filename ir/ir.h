@@ -89,6 +89,7 @@ bool type_equal(const Type *a, const Type *b);   /* dtype, shape and quant */
 char *type_str(const Type *t);                   /* "f32[1, 8, 8, 16]" for messages */
 Quant *quant_new(int axis, int n);               /* scale 1, zp 0 */
 Quant *quant_tensor(double scale, int32_t zp);   /* per tensor */
+Quant *quant_copy(const Quant *q);              /* never share a Quant a pass may edit */
 bool quant_equal(const Quant *a, const Quant *b);
 
 /* ---- values and ops ---- */
@@ -255,6 +256,10 @@ void graph_remove_dead(Graph *g);  /* ops and consts not reaching an output */
 void graph_number(Graph *g);       /* sets Value.id and nvalues */
 char *graph_unique_name(Graph *g, const char *base);
 Value *graph_find(Graph *g, const char *name, bool is_const);
+/* A copy of g that passes can change without touching g: new values and
+   ops, constant data shared (passes replace a constant's data, they never
+   write into it). */
+Graph *graph_clone(const Graph *g);
 
 /* ---- frontend (frontend/) ---- */
 
@@ -304,6 +309,8 @@ typedef struct {
 	bool per_tensor;            /* --granularity tensor */
 	int group;                  /* --granularity group:G: G output channels per scale (0: per channel) */
 	int wbits;                  /* --weight-bits: 4 or 8 (0: 8); an op's wbits attribute wins */
+	double error_budget;        /* --error-budget DB, or 0: passes/precision.c */
+	struct Choice *choice;      /* what --error-budget chose, for the report */
 	bool pow2;                  /* --scale pow2 */
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */
@@ -354,5 +361,11 @@ void report_sqnr(Graph *fgraph, Graph *qgraph, Options *o, FILE *f);
    each sample.  Loads the samples unless calibrate already did. */
 void calib_each(Graph *g, Options *o, Value **vs, int n, void (*fn)(void *ctx, int i, const float *x),
 		void *ctx);
+/* The --calib samples of g's single input (o->calib_data, o->ncalib),
+   loaded on first use. */
+const float *calib_samples(Graph *g, Options *o);
+/* passes/precision.c: the per-layer weight bits --error-budget chose
+   and why (nothing without --error-budget). */
+void report_precision(const Options *o, FILE *f);
 
 #endif

@@ -300,15 +300,20 @@ static void calibrate(Graph *g, Options *o, Stat *st, int ns)
 	}
 }
 
-void calib_each(Graph *g, Options *o, Value **vs, int n, void (*fn)(void *ctx, int i, const float *x),
-		void *ctx)
+const float *calib_samples(Graph *g, Options *o)
 {
 	if (!o->calib_data) {
 		if (!o->calib_path)
-			die("calib_each without --calib");
+			die("calib_samples without --calib");
 		o->calib_data = load_samples(g, o->calib_path, &o->ncalib);
 	}
-	const float *data = o->calib_data;
+	return o->calib_data;
+}
+
+void calib_each(Graph *g, Options *o, Value **vs, int n, void (*fn)(void *ctx, int i, const float *x),
+		void *ctx)
+{
+	const float *data = calib_samples(g, o);
 	int64_t len = type_numel(&g->inputs[0]->type);
 	Runner r = runner(g);
 	for (int64_t s = 0; s < o->ncalib; s++) {

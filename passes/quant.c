@@ -17,14 +17,6 @@ bool is_pow2(double s)
 	return s > 0 && frexp(s, &e) == 0.5;
 }
 
-Quant *quant_copy(const Quant *q)
-{
-	Quant *c = quant_new(q->axis, q->n);
-	memcpy(c->scale, q->scale, (size_t)q->n * sizeof *c->scale);
-	memcpy(c->zp, q->zp, (size_t)q->n * sizeof *c->zp);
-	return c;
-}
-
 int64_t const_geti(const Value *c, int64_t i)
 {
 	switch (c->type.dt) {

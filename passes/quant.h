@@ -10,9 +10,6 @@
 double pow2_up(double s);
 bool is_pow2(double s);
 
-/* A fresh copy of q (never share a Quant that a pass may edit). */
-Quant *quant_copy(const Quant *q);
-
 /* Integer element i of a constant, any integer dtype. */
 int64_t const_geti(const Value *c, int64_t i);
 
@@ -40,9 +37,9 @@ int64_t axis_inner(const Type *t, int axis);
 /* The real values of a constant: f32 as they are, integers through
    their quantization (op names the user in errors). */
 double *const_real(Op *op, Value *c);
-/* r as an int8 constant in [-127, 127], zero point 0, scale max|r|/127
-   per index of axis 0 or per tensor (rounded up to a power of two with
-   --scale pow2); named after src. */
+/* r as an int8 constant in [-qmax, qmax], zero point 0, scale max|r|/qmax
+   per run of `group` indices of axis 0 or per tensor (group 0; rounded up
+   to a power of two with --scale pow2); named after src. */
 Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group, int qmax);
 /* conv2d/dense weights as int8 [-127, 127] with zero point 0 */
 Value *weights(Graph *g, Options *o, Op *op, Value *w);
@@ -61,6 +58,13 @@ double lut_f(const Op *op, double x);
 /* the qlut table of op for input xq and result yq (per tensor):
    t[q + 128] = clamp(to_q(f(sx * (q - zx)), sy, zy), lo, hi) */
 void lut_table(const Op *op, const Quant *xq, const Quant *yq, int32_t lo, int32_t hi, int8_t *t);
+
+/* ---- --error-budget (precision.c, used by the quantize pass) ---- */
+
+typedef struct Choice Choice;
+/* Sets the wbits of every conv2d/dense without one to 4 or 8: the fewest
+   weight bytes whose measured output SQNR meets o->error_budget. */
+void choose_precision(Graph *g, Options *o);
 
 /* ---- --bias-correction (biascorr.c, used by the quantize pass) ---- */
 

@@ -595,6 +595,8 @@ static void check(Graph *g)
 
 void pass_quantize(Graph *g, Options *o)
 {
+	if (o->error_budget > 0)
+		choose_precision(g, o);
 	Means *m = o->bias_corr ? bc_means(g, o) : NULL;
 	convert_u8(g);
 	char **names = alloc_array((size_t)g->noutputs + 1, sizeof *names);

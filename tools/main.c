@@ -32,6 +32,8 @@ static const char usage[] =
 	"                         output channels (group:G) or per tensor\n"
 	"  --weight-bits 4|8      bits of conv/dense weights (default 8; 4: [-7, 7], one per byte);\n"
 	"                         an op's wbits attribute wins\n"
+	"  --error-budget DB      per layer, 4-bit weights where the int8 output SQNR on --calib\n"
+	"                         stays >= DB (docs/precision.md)\n"
 	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
 	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
 	"                         rounding its weights causes, measured on --calib (needed)\n"
@@ -119,6 +121,12 @@ static void parse_args(Args *a, int argc, char **argv)
 			if (strcmp(v, "4") != 0 && strcmp(v, "8") != 0)
 				bad_usage("--weight-bits takes 4 or 8, not '%s'", v);
 			a->o.wbits = atoi(v);
+		} else if (strcmp(s, "--error-budget") == 0) {
+			const char *v = need(argc, argv, &i);
+			char *end;
+			a->o.error_budget = strtod(v, &end);
+			if (*end || !(a->o.error_budget > 0 && a->o.error_budget < 200))
+				bad_usage("--error-budget takes an output SQNR in dB, in (0, 200), not '%s'", v);
 		} else if (strcmp(s, "--scale") == 0) {
 			const char *v = need(argc, argv, &i);
 			if (strcmp(v, "pow2") == 0)
@@ -154,6 +162,8 @@ static void parse_args(Args *a, int argc, char **argv)
 		bad_usage("--input-layout applies to ONNX models (MODEL.onnx), not '%s'", a->model);
 	if (a->o.bias_corr && a->o.is_float)
 		bad_usage("%s", "--bias-correction corrects quantized weights: it has no meaning with --float");
+	if (a->o.error_budget > 0 && a->o.is_float)
+		bad_usage("%s", "--error-budget chooses weight bits: it has no meaning with --float");
 	if (a->o.bias_corr && !a->o.calib_path)
 		bad_usage("%s", "--bias-correction needs --calib DATA.npy: the mean input of each conv/dense "
 			  "comes from the calibration samples");
@@ -224,8 +234,10 @@ static int cmd_run(Args *a)
 	run_pipeline(g, &a->o);
 	Prog *p = lower(g, target_find("ref"), g->name, false);
 	float *y = run_samples(g, p, x, s);
-	if (fg)
+	if (fg) {
 		report_sqnr(fg, g, &a->o, stdout);
+		report_precision(&a->o, stdout);
+	}
 
 	Type out = g->outputs[0]->type;
 	if (in.dims[0] == 1 && out.rank > 0)
@@ -313,8 +325,10 @@ static int cmd_compile(Args *a)
 	Prog *p = lower(g, t, name, false);
 	if (a->o.is_float)
 		p->is_float = true; /* a QDQ-only model looks like an int8 program */
-	if (fg)
+	if (fg) {
 		report_sqnr(fg, g, &a->o, stdout);
+		report_precision(&a->o, stdout);
+	}
 	if (a->o.report)
 		print_plan_report(p);
 
