@@ -268,6 +268,9 @@ Graph *load_model(const char *path, bool nchw);
 /* tools/import.c: g as model text OUT, its .npy constants in STEM.data/
    beside it (OUT = STEM.q8), written atomically */
 void import_model(Graph *g, const char *out);
+/* tools/render.c: q8c dot: g as OUT.dot, or OUT.svg / OUT.png rendered by
+   Graphviz's dot (a clear error when it is missing); atomically */
+void render_dot(Graph *g, const char *out);
 /* Type and shape inference for one op: sets op->out->type (dtype and
    shape; the quant part is left to the caller).  Errors name the op,
    its location and the disagreeing shapes. */
@@ -289,6 +292,8 @@ void npy_write(const char *path, Dtype dt, int rank, const int64_t *dims, const 
    npy_dir/PREFIXNAME.npy when npy_dir is non-NULL (else inline), so that
    several dumps can share a directory. */
 void print_graph(FILE *f, Graph *g, const char *npy_dir, const char *npy_prefix);
+/* ir/dot.c: g as a Graphviz digraph (one box per op; docs/inspecting.md) */
+void print_dot(FILE *f, Graph *g);
 
 /* ---- passes (passes/) ---- */
 
@@ -304,6 +309,9 @@ typedef struct {
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */
 	bool report;                /* --report */
+	bool dot;                   /* --dot: NN-PASS.dot beside each dump */
+	bool time_passes;           /* --time-passes: each pass's wall time on stderr */
+	const char *stop_after;     /* q8c dot --after PASS: stop there (NULL: run all) */
 	bool bias_corr;             /* --bias-correction: passes/biascorr.c */
 	/* filled by the calibrate pass for the report */
 	void *calib_data; int64_t ncalib;

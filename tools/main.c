@@ -16,6 +16,7 @@ static const char usage[] =
 	"usage: q8c compile MODEL -o OUTDIR [options]\n"
 	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
 	"       q8c import MODEL.onnx -o OUT.q8 [--input-layout nhwc|nchw]\n"
+	"       q8c dot MODEL -o FILE.svg|.png|.dot [--after PASS] [options]\n"
 	"       q8c passes\n"
 	"       q8c --help | --version\n"
 	"\n"
@@ -35,6 +36,9 @@ static const char usage[] =
 	"  --input-layout L       MODEL.onnx: nhwc (default) or nchw inputs (docs/onnx.md)\n"
 	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
 	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
+	"  --dot                  with --dump-dir: also DIR/NN-PASS.dot (Graphviz)\n"
+	"  --after PASS           q8c dot: the graph after PASS (default: after the last)\n"
+	"  --time-passes          print each pass's wall time on stderr\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
 	"                         and the memory plan\n"
 	"\n"
@@ -59,6 +63,14 @@ static const char *need(int argc, char **argv, int *i)
 	if (*i + 1 >= argc)
 		bad_usage("%s needs a value", argv[*i]);
 	return argv[++*i];
+}
+
+static bool find_pass(const char *name)
+{
+	for (int k = 0; k < npasses; k++)
+		if (strcmp(passes[k].name, name) == 0)
+			return true;
+	return false;
 }
 
 static void parse_args(Args *a, int argc, char **argv)
@@ -126,6 +138,12 @@ static void parse_args(Args *a, int argc, char **argv)
 			a->o.dump_after = need(argc, argv, &i);
 		else if (strcmp(s, "--dump-dir") == 0)
 			a->o.dump_dir = need(argc, argv, &i);
+		else if (strcmp(s, "--dot") == 0)
+			a->o.dot = true;
+		else if (strcmp(s, "--time-passes") == 0)
+			a->o.time_passes = true;
+		else if (strcmp(s, "--after") == 0 && strcmp(a->cmd, "dot") == 0)
+			a->o.stop_after = need(argc, argv, &i);
 		else if (s[0] == '-' && s[1])
 			bad_usage("unknown option '%s'", s);
 		else if (!a->model)
@@ -151,6 +169,12 @@ static void parse_args(Args *a, int argc, char **argv)
 		if (k == npasses)
 			bad_usage("--dump-after: no pass named '%s' (see 'q8c passes')", a->o.dump_after);
 	}
+	if (a->o.stop_after && !find_pass(a->o.stop_after))
+		bad_usage("--after: no pass named '%s' (see 'q8c passes')", a->o.stop_after);
+	if (a->o.dot && !a->o.dump_dir)
+		bad_usage("%s", "--dot writes NN-PASS.dot beside each dump: it needs --dump-after PASS|all and --dump-dir DIR");
+	if (a->o.dot && !a->o.dump_after)
+		bad_usage("%s", "--dot writes NN-PASS.dot beside each dump: it needs --dump-after PASS|all");
 	if (a->o.dump_dir) {
 		struct stat st;
 		if (stat(a->o.dump_dir, &st) != 0 && mkdir(a->o.dump_dir, 0777) != 0)
@@ -166,6 +190,19 @@ static bool is_ident(const char *s)
 		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
 			return false;
 	return true;
+}
+
+/* The float model after fold: the reference of --report and --simulate. */
+static Graph *float_graph(Args *a)
+{
+	Graph *fg = load_model(a->model, a->nchw);
+	Options fo = a->o;
+	fo.is_float = true;
+	fo.dump_after = NULL;
+	fo.time_passes = false;
+	fo.stop_after = NULL;
+	run_pipeline(fg, &fo);
+	return fg;
 }
 
 /* ---- run ---- */
@@ -199,13 +236,8 @@ static int cmd_run(Args *a)
 	int64_t s = count_samples(&in, &got, a->input);
 
 	Graph *fg = NULL;
-	if (a->o.report && !a->o.is_float) {
-		fg = load_model(a->model, a->nchw);
-		Options fo = a->o;
-		fo.is_float = true;
-		fo.dump_after = NULL;
-		run_pipeline(fg, &fo);
-	}
+	if (a->o.report && !a->o.is_float)
+		fg = float_graph(a);
 	run_pipeline(g, &a->o);
 	Prog *p = lower(g, target_find("ref"), g->name, false);
 	float *y = run_samples(g, p, x, s);
@@ -287,13 +319,8 @@ static int cmd_compile(Args *a)
 	if (!is_ident(name))
 		fatal("%s: the model's name '%s' is not a C identifier: give --name", a->model, name);
 	Graph *fg = NULL;
-	if (a->o.report && !a->o.is_float) {
-		fg = load_model(a->model, a->nchw);
-		Options fo = a->o;
-		fo.is_float = true;
-		fo.dump_after = NULL;
-		run_pipeline(fg, &fo);
-	}
+	if (a->o.report && !a->o.is_float)
+		fg = float_graph(a);
 	run_pipeline(g, &a->o);
 	Prog *p = lower(g, t, name, false);
 	if (a->o.is_float)
@@ -348,6 +375,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		parse_args(&a, argc, argv);
 		return cmd_run(&a);
+	}
+	if (strcmp(argv[1], "dot") == 0) {
+		parse_args(&a, argc, argv);
+		if (!a.outdir)
+			bad_usage("%s", "dot needs -o FILE.svg|.png|.dot");
+		Graph *g = load_model(a.model, a.nchw);
+		run_pipeline(g, &a.o);
+		render_dot(g, a.outdir);
+		return 0;
 	}
 	if (strcmp(argv[1], "import") == 0) {
 		parse_args(&a, argc, argv);

@@ -1,0 +1,66 @@
+#!/bin/bash
+# The inspection tools (docs/inspecting.md) against golden files in
+# tests/golden/inspect/: the --dot picture after every pass of three
+# examples, q8c diff between consecutive dumps, and their errors (no
+# Graphviz on PATH, bad files) with nothing half-written.
+# usage: inspect.sh Q8C SRC SCRATCH   (UPDATE=1 rewrites the goldens)
+set -u
+q8c=$1 src=$2 tmp=$3
+gold=$src/tests/golden/inspect
+rm -rf "$tmp" && mkdir -p "$tmp"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+same() { # golden produced
+	if [ "${UPDATE:-}" = 1 ]; then cp "$2" "$1"; ok; return; fi
+	if cmp -s "$1" "$2"; then ok; else bad "$(basename "$1") differs:"; diff "$1" "$2" | head -20; fi
+}
+# expect_error STATUS MESSAGE-PART COMMAND...: fails with STATUS, says MESSAGE-PART
+expect_error() {
+	local st=$1 msg=$2
+	shift 2
+	"$@" >"$tmp/err.out" 2>&1
+	local got=$?
+	if [ "$got" = "$st" ] && grep -qF -- "$msg" "$tmp/err.out"; then ok; else
+		bad "'$*' gave status $got (want $st) and: $(head -3 "$tmp/err.out")"; fi
+}
+
+# --dot: the picture after every pass
+dots() { # name model [flags]
+	local name=$1 m=$2 d
+	shift 2
+	"$q8c" compile "$m" -o "$tmp/$name.out" --dump-after all --dump-dir "$tmp/$name" --dot "$@" ||
+		{ bad "$name: compile"; return; }
+	for d in "$tmp/$name"/*.dot; do
+		same "$gold/$name-$(basename "$d")" "$d"
+		if command -v dot >/dev/null; then # Graphviz reads it
+			dot -Tsvg -o /dev/null "$d" && ok || bad "dot cannot read $d"
+		fi
+	done
+}
+dots cnn "$src/examples/cnn/model.q8" --calib "$src/examples/cnn/calib.npy" --calib-method max
+dots cnn_qdq "$src/examples/cnn/model_qdq.q8"
+dots mobilenet_qdq "$src/examples/mobilenet/model_qdq.q8"
+
+# q8c dot: the same text as --dot, or rendered by Graphviz
+"$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/cnn_qdq.dot" && same "$gold/cnn_qdq-07-plan.dot" "$tmp/cnn_qdq.dot"
+"$q8c" dot "$src/examples/cnn/model_qdq.q8" --after quantize -o "$tmp/q.dot" &&
+	same "$gold/cnn_qdq-03-quantize.dot" "$tmp/q.dot"
+if command -v dot >/dev/null; then
+	"$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/cnn.svg" && grep -q "<svg" "$tmp/cnn.svg" &&
+		grep -q "conv2d + bias + requantize" "$tmp/cnn.svg" && ok || bad "q8c dot -o cnn.svg"
+	"$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/cnn.png" &&
+		[ "$(head -c 4 "$tmp/cnn.png" | tail -c 3)" = PNG ] && ok || bad "q8c dot -o cnn.png"
+else
+	bad "Graphviz's dot is not installed (tools/setup.sh installs graphviz)"
+fi
+# errors: no dot on PATH, a bad suffix, a bad model; nothing written
+expect_error 1 "apt-get install graphviz" env PATH=/nonexistent "$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/none.png"
+expect_error 1 "FILE.svg, FILE.png or FILE.dot" "$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/none.jpg"
+expect_error 1 "error:" "$q8c" dot "$src/tests/errors/attr_arity.q8" -o "$tmp/none.svg"
+expect_error 1 "no pass named 'nope'" "$q8c" dot "$src/examples/cnn/model_qdq.q8" --after nope -o "$tmp/none.svg"
+expect_error 1 "needs --dump-after" "$q8c" compile "$src/examples/cnn/model_qdq.q8" -o "$tmp/none" --dot
+if ls "$tmp"/none* >/dev/null 2>&1; then bad "an error left $(ls "$tmp"/none*)"; else ok; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
