@@ -57,7 +57,7 @@ static char *quant_str(const Quant *q)
 }
 
 /* the type, and the calibrated range when the value has one */
-static char *type_label(const Value *v)
+char *value_label(const Value *v)
 {
 	const Type *t = &v->type;
 	char *s = fmt("%s%s", type_str(t), quant_str(t->q));
@@ -135,7 +135,7 @@ void print_dot(FILE *f, Graph *g)
 	      "  edge [fontname=\"monospace\", fontsize=9];\n", f);
 	for (int i = 0; i < g->ninputs; i++) {
 		Value *v = g->inputs[i];
-		node(f, fmt("in%d", i), "ellipse", fmt("input %%%s\n%s\n", v->name, type_label(v)),
+		node(f, fmt("in%d", i), "ellipse", fmt("input %%%s\n%s\n", v->name, value_label(v)),
 		     v->type.dt);
 	}
 	for (int i = 0; i < g->nops; i++) {
@@ -144,11 +144,11 @@ void print_dot(FILE *f, Graph *g)
 		char *l = fmt("%%%s = %s\n", op->out->name, opinfo[op->kind].name);
 		if (fu)
 			l = fmt("%sfused: %s\n", l, fu);
-		l = fmt("%s%s\n", l, type_label(op->out));
+		l = fmt("%s%s\n", l, value_label(op->out));
 		for (int j = 0; j < op->nin; j++) {
 			Value *c = op->in[j];
 			if (c->kind == V_CONST)
-				l = fmt("%s@%s: %s\n", l, c->name, type_label(c));
+				l = fmt("%s@%s: %s\n", l, c->name, value_label(c));
 		}
 		node(f, fmt("op%d", i), "box", l, op->out->type.dt);
 		for (int j = 0; j < op->nin; j++)

@@ -268,6 +268,8 @@ Graph *load_model(const char *path, bool nchw);
 /* tools/import.c: g as model text OUT, its .npy constants in STEM.data/
    beside it (OUT = STEM.q8), written atomically */
 void import_model(Graph *g, const char *out);
+/* tools/diff.c: q8c diff: what changed from graph a to graph b */
+void diff_graphs(Graph *a, Graph *b, FILE *f);
 /* tools/render.c: q8c dot: g as OUT.dot, or OUT.svg / OUT.png rendered by
    Graphviz's dot (a clear error when it is missing); atomically */
 void render_dot(Graph *g, const char *out);
@@ -292,8 +294,12 @@ void npy_write(const char *path, Dtype dt, int rank, const int64_t *dims, const 
    npy_dir/PREFIXNAME.npy when npy_dir is non-NULL (else inline), so that
    several dumps can share a directory. */
 void print_graph(FILE *f, Graph *g, const char *npy_dir, const char *npy_prefix);
-/* ir/dot.c: g as a Graphviz digraph (one box per op; docs/inspecting.md) */
+/* op's right-hand side as the printer writes it: NAME(%a, @b, attrs) */
+void print_call(FILE *f, const Op *op);
+/* ir/dot.c: g as a Graphviz digraph (one box per op; docs/inspecting.md);
+   value_label: "i8[1, 8] scale=0.0146 zp=0 range=[0, 1.85]", short */
 void print_dot(FILE *f, Graph *g);
+char *value_label(const Value *v);
 
 /* ---- passes (passes/) ---- */
 

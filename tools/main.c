@@ -17,6 +17,7 @@ static const char usage[] =
 	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
 	"       q8c import MODEL.onnx -o OUT.q8 [--input-layout nhwc|nchw]\n"
 	"       q8c dot MODEL -o FILE.svg|.png|.dot [--after PASS] [options]\n"
+	"       q8c diff A.q8 B.q8\n"
 	"       q8c passes\n"
 	"       q8c --help | --version\n"
 	"\n"
@@ -383,6 +384,13 @@ int main(int argc, char **argv)
 		Graph *g = load_model(a.model, a.nchw);
 		run_pipeline(g, &a.o);
 		render_dot(g, a.outdir);
+		return 0;
+	}
+	if (strcmp(argv[1], "diff") == 0) {
+		if (argc != 4 || argv[2][0] == '-' || argv[3][0] == '-')
+			bad_usage("%s", "diff takes two models: q8c diff A.q8 B.q8");
+		Graph *ga = load_model(argv[2], false), *gb = load_model(argv[3], false);
+		diff_graphs(ga, gb, stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "import") == 0) {

@@ -5,7 +5,7 @@
 # Graphviz on PATH, bad files) with nothing half-written.
 # usage: inspect.sh Q8C SRC SCRATCH   (UPDATE=1 rewrites the goldens)
 set -u
-q8c=$1 src=$2 tmp=$3
+q8c=$(realpath "$1") src=$2 tmp=$3
 gold=$src/tests/golden/inspect
 rm -rf "$tmp" && mkdir -p "$tmp"
 pass=0 fail=0
@@ -61,6 +61,26 @@ expect_error 1 "error:" "$q8c" dot "$src/tests/errors/attr_arity.q8" -o "$tmp/no
 expect_error 1 "no pass named 'nope'" "$q8c" dot "$src/examples/cnn/model_qdq.q8" --after nope -o "$tmp/none.svg"
 expect_error 1 "needs --dump-after" "$q8c" compile "$src/examples/cnn/model_qdq.q8" -o "$tmp/none" --dot
 if ls "$tmp"/none* >/dev/null 2>&1; then bad "an error left $(ls "$tmp"/none*)"; else ok; fi
+
+# q8c diff: each pass's changelog on two examples (fp32 calibrated, QDQ)
+for name in cnn cnn_qdq; do
+	prev=
+	for d in "$tmp/$name"/*.q8; do
+		if [ -n "$prev" ]; then
+			# the golden names the dumps by their path under the scratch dir
+			(cd "$tmp" && "$q8c" diff "$name/$(basename "$prev")" "$name/$(basename "$d")") >"$tmp/diff.out" ||
+				bad "q8c diff $prev $d"
+			same "$gold/$name-diff-$(basename "$d" .q8).out" "$tmp/diff.out"
+		fi
+		prev=$d
+	done
+done
+"$q8c" diff "$src/examples/cnn/model.q8" "$src/examples/cnn/model.q8" >"$tmp/diff.out" &&
+	[ "$(grep -c . "$tmp/diff.out")" = 3 ] && grep -q "0 added, 0 removed, 0 fused away, 0 changed; .* 0 changed" "$tmp/diff.out" &&
+	ok || bad "q8c diff of a model with itself: $(cat "$tmp/diff.out")"
+expect_error 1 "diff takes two models" "$q8c" diff "$src/examples/cnn/model.q8"
+expect_error 1 "nonexistent.q8: cannot open" "$q8c" diff "$src/examples/cnn/model.q8" "$tmp/nonexistent.q8"
+expect_error 1 "attr_arity.q8:" "$q8c" diff "$src/tests/errors/attr_arity.q8" "$src/examples/cnn/model.q8"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
