@@ -296,3 +296,38 @@ void graph_remove_dead(Graph *g)
 	g->nconsts = n;
 	graph_number(g);
 }
+
+Graph *graph_clone(Graph *g)
+{
+	graph_number(g);
+	Value **map = alloc_array((size_t)g->nvalues + 1, sizeof *map);
+	Graph *c = graph_new(g->name);
+	c->file = g->file;
+	c->dir = g->dir;
+	for (int i = 0; i < g->ninputs; i++) {
+		Value *v = alloc(sizeof *v);
+		*v = *g->inputs[i];
+		PUSH(c->inputs, c->ninputs) = map[v->id] = v;
+	}
+	for (int i = 0; i < g->nconsts; i++) {
+		Value *v = alloc(sizeof *v);
+		*v = *g->consts[i]; /* the data stays shared */
+		PUSH(c->consts, c->nconsts) = map[v->id] = v;
+	}
+	for (int i = 0; i < g->nops; i++) {
+		Op *op = alloc(sizeof *op);
+		*op = *g->ops[i];
+		op->in = alloc_array((size_t)op->nin + 1, sizeof *op->in);
+		for (int j = 0; j < op->nin; j++)
+			op->in[j] = map[g->ops[i]->in[j]->id];
+		op->out = alloc(sizeof *op->out);
+		*op->out = *g->ops[i]->out;
+		op->out->def = op;
+		map[op->out->id] = op->out;
+		PUSH(c->ops, c->nops) = op;
+	}
+	for (int i = 0; i < g->noutputs; i++)
+		PUSH(c->outputs, c->noutputs) = map[g->outputs[i]->id];
+	c->planned = false; /* the copy gets new ops: plan it again */
+	return c;
+}

@@ -251,6 +251,7 @@ void graph_replace_uses(Graph *g, Value *from, Value *to); /* in ops and outputs
 int graph_count_uses(Graph *g, const Value *v);
 void graph_remove_dead(Graph *g);  /* ops and consts not reaching an output */
 void graph_number(Graph *g);       /* sets Value.id and nvalues */
+Graph *graph_clone(Graph *g);      /* new values and ops; constants share their data */
 char *graph_unique_name(Graph *g, const char *base);
 Value *graph_find(Graph *g, const char *name, bool is_const);
 
@@ -270,6 +271,14 @@ Graph *load_model(const char *path, bool nchw);
 void import_model(Graph *g, const char *out);
 /* tools/diff.c: q8c diff: what changed from graph a to graph b */
 void diff_graphs(Graph *a, Graph *b, FILE *f);
+/* tools/simulate.c: fake quantization (docs/inspecting.md).  simulate:
+   the outputs of float graph fg run on S samples x with every tensor and
+   constant that qg (its integer graph) quantizes rounded to qg's grid;
+   report_simulation: the output SQNR of the integer run and of the
+   simulation against fp32, and per layer (alone, and every layer up to
+   it), costliest first; `what` names the samples. */
+float *simulate(Graph *fg, Graph *qg, const float *x, int64_t S);
+void report_simulation(Graph *fg, Graph *qg, const float *x, int64_t S, const char *what, bool json, FILE *f);
 /* tools/render.c: q8c dot: g as OUT.dot, or OUT.svg / OUT.png rendered by
    Graphviz's dot (a clear error when it is missing); atomically */
 void render_dot(Graph *g, const char *out);
@@ -315,6 +324,7 @@ typedef struct {
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */
 	bool report;                /* --report */
+	bool report_json;           /* --report-format json */
 	bool dot;                   /* --dot: NN-PASS.dot beside each dump */
 	bool time_passes;           /* --time-passes: each pass's wall time on stderr */
 	const char *stop_after;     /* q8c dot --after PASS: stop there (NULL: run all) */

@@ -428,7 +428,10 @@ void report_sqnr(Graph *fg, Graph *qg, Options *o, FILE *f)
 	int w = 6;
 	for (int i = 0; i < nr; i++)
 		w = (int)fmax(w, (double)strlen(rows[i].q->name) + 1);
-	fprintf(f, "%-*s  %-4s  %-25s  %-12s  %5s  %9s\n", w, "tensor", "type", "range", "scale", "zp", "SQNR (dB)");
+	if (o->report_json)
+		fprintf(f, "  \"tensors\": [");
+	else
+		fprintf(f, "%-*s  %-4s  %-25s  %-12s  %5s  %9s\n", w, "tensor", "type", "range", "scale", "zp", "SQNR (dB)");
 	for (int i = 0; i < nr; i++) {
 		Value *v = rows[i].q, *fv = rows[i].f;
 		char range[64] = "-", scale[32] = "-", zp[16] = "-", sqnr[32] = "-";
@@ -461,8 +464,24 @@ void report_sqnr(Graph *fg, Graph *qg, Options *o, FILE *f)
 		}
 		char name[256];
 		snprintf(name, sizeof name, "%%%s", v->name);
+		if (o->report_json) {
+			/* numbers as numbers, absent ones as null; per-channel scales as the channel count */
+			fprintf(f, "%s\n    {\"tensor\": \"%s\", \"type\": \"%s\"", i ? "," : "", name, dtype_name(v->type.dt));
+			if (has)
+				fprintf(f, ", \"range\": [%.9g, %.9g]", lo, hi);
+			else
+				fprintf(f, ", \"range\": null");
+			if (v->type.q && v->type.q->n == 1)
+				fprintf(f, ", \"scale\": %.9g, \"zp\": %d", v->type.q->scale[0], v->type.q->zp[0]);
+			else if (v->type.q)
+				fprintf(f, ", \"channels\": %d", v->type.q->n);
+			fprintf(f, ", \"sqnr_db\": %s}", strcmp(sqnr, "-") == 0 || strcmp(sqnr, "inf") == 0 ? "null" : sqnr);
+			continue;
+		}
 		fprintf(f, "%-*s  %-4s  %-25s  %-12s  %5s  %9s\n", w, name, dtype_name(v->type.dt), range, scale, zp, sqnr);
 	}
-	if (!data)
+	if (o->report_json)
+		fprintf(f, "\n  ]");
+	else if (!data)
 		fprintf(f, "(no calibration data: SQNR not measured; pass --calib DATA.npy)\n");
 }

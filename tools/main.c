@@ -41,13 +41,18 @@ static const char usage[] =
 	"  --after PASS           q8c dot: the graph after PASS (default: after the last)\n"
 	"  --time-passes          print each pass's wall time on stderr\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
-	"                         and the memory plan\n"
+	"                         the output SQNR of the integer run and of the simulation,\n"
+	"                         the error each layer causes, and the memory plan\n"
+	"  --report-format F      text (default) or json\n"
+	"  --simulate             run: fake quantization in float at the pipeline's scales\n"
+	"                         (the outputs of the simulation instead of the integer run)\n"
 	"\n"
 	"exit status: 0 success, 1 bad input (model, data, flags), 2 internal error\n";
 
 typedef struct {
 	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
 	bool nchw, layout_given; /* --input-layout nchw */
+	bool simulate;           /* run --simulate */
 	Options o;
 } Args;
 
@@ -139,7 +144,14 @@ static void parse_args(Args *a, int argc, char **argv)
 			a->o.dump_after = need(argc, argv, &i);
 		else if (strcmp(s, "--dump-dir") == 0)
 			a->o.dump_dir = need(argc, argv, &i);
-		else if (strcmp(s, "--dot") == 0)
+		else if (strcmp(s, "--simulate") == 0 && strcmp(a->cmd, "run") == 0)
+			a->simulate = true;
+		else if (strcmp(s, "--report-format") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+				bad_usage("--report-format takes text or json, not '%s'", v);
+			a->o.report_json = v[0] == 'j';
+		} else if (strcmp(s, "--dot") == 0)
 			a->o.dot = true;
 		else if (strcmp(s, "--time-passes") == 0)
 			a->o.time_passes = true;
@@ -170,6 +182,8 @@ static void parse_args(Args *a, int argc, char **argv)
 		if (k == npasses)
 			bad_usage("--dump-after: no pass named '%s' (see 'q8c passes')", a->o.dump_after);
 	}
+	if (a->simulate && a->o.is_float)
+		bad_usage("%s", "--simulate runs the float model at the integer graph's scales: it has no meaning with --float");
 	if (a->o.stop_after && !find_pass(a->o.stop_after))
 		bad_usage("--after: no pass named '%s' (see 'q8c passes')", a->o.stop_after);
 	if (a->o.dot && !a->o.dump_dir)
@@ -223,6 +237,8 @@ static int64_t count_samples(const Type *in, const Type *got, const char *path)
 	      path, type_str(got), type_str(in));
 }
 
+static void report(Args *a, Graph *fg, Graph *g, const float *x, int64_t S, const char *what, const Prog *plan);
+
 static int cmd_run(Args *a)
 {
 	if (!a->input || !a->output)
@@ -237,13 +253,18 @@ static int cmd_run(Args *a)
 	int64_t s = count_samples(&in, &got, a->input);
 
 	Graph *fg = NULL;
-	if (a->o.report && !a->o.is_float)
+	if ((a->o.report || a->simulate) && !a->o.is_float)
 		fg = float_graph(a);
 	run_pipeline(g, &a->o);
-	Prog *p = lower(g, target_find("ref"), g->name, false);
-	float *y = run_samples(g, p, x, s);
-	if (fg)
-		report_sqnr(fg, g, &a->o, stdout);
+	float *y;
+	if (a->simulate) {
+		y = simulate(fg, g, x, s);
+	} else {
+		Prog *p = lower(g, target_find("ref"), g->name, false);
+		y = run_samples(g, p, x, s);
+	}
+	if (a->o.report)
+		report(a, fg, g, x, s, fmt("--input %s", a->input), NULL);
 
 	Type out = g->outputs[0]->type;
 	if (in.dims[0] == 1 && out.rank > 0)
@@ -304,6 +325,35 @@ static void print_plan_report(const Prog *p)
 	       (long long)p->arena_size, (long long)p->arena_lower_bound, (long long)p->weight_bytes);
 }
 
+/* --report: the per-tensor table (calibrate.c), the simulation and the
+   error per layer on S samples x (simulate.c), the memory plan; as text
+   or as one JSON object */
+static void report(Args *a, Graph *fg, Graph *g, const float *x, int64_t S, const char *what, const Prog *plan)
+{
+	bool json = a->o.report_json;
+	const char *sep = "";
+	if (json)
+		printf("{\n  \"model\": \"%s\",\n", g->name);
+	if (fg) {
+		report_sqnr(fg, g, &a->o, stdout);
+		sep = ",\n";
+		if (x && g->ninputs == 1 && g->noutputs == 1) {
+			if (json)
+				printf("%s", sep);
+			report_simulation(fg, g, x, S, what, json, stdout);
+		} else if (!json) {
+			printf("(no samples: the simulation and the error per layer are not measured; pass --calib DATA.npy)\n");
+		}
+	}
+	if (plan && json)
+		printf("%s  \"memory\": {\"arena\": %lld, \"lower_bound\": %lld, \"weights\": %lld}", sep,
+		       (long long)plan->arena_size, (long long)plan->arena_lower_bound, (long long)plan->weight_bytes);
+	else if (plan)
+		print_plan_report(plan);
+	if (json)
+		printf("\n}\n");
+}
+
 static int cmd_compile(Args *a)
 {
 	if (!a->outdir)
@@ -326,10 +376,16 @@ static int cmd_compile(Args *a)
 	Prog *p = lower(g, t, name, false);
 	if (a->o.is_float)
 		p->is_float = true; /* a QDQ-only model looks like an int8 program */
-	if (fg)
-		report_sqnr(fg, g, &a->o, stdout);
-	if (a->o.report)
-		print_plan_report(p);
+	if (a->o.report) {
+		const float *x = a->o.calib_data;
+		int64_t S = a->o.ncalib;
+		if (fg && !x && a->o.calib_path) { /* every range was fixed: calibrate did not read them */
+			Type got;
+			x = npy_read(a->o.calib_path, NULL, &got);
+			S = count_samples(&g->inputs[0]->type, &got, a->o.calib_path);
+		}
+		report(a, fg, g, x, S, fmt("--calib %s", a->o.calib_path), p);
+	}
 
 	/* emit beside OUTDIR, so the final renames stay on one file system */
 	char *base = xstrdup(a->outdir);

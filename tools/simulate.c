@@ -1,0 +1,291 @@
+/* Simulated quantization and the error of each layer (docs/inspecting.md).
+   The float graph (after fold) runs with fake quantization: each tensor
+   that the integer graph holds in int8 is quantized and dequantized at
+   the integer graph's scale and zero point (a quantize/dequantize pair
+   after it, run by the float kernels), and each weight and bias is
+   replaced by its rounded value (the integer constant's scales); the
+   arithmetic stays float.  Against the integer run, this shows what the
+   integer arithmetic itself adds (fixed-point multipliers, the int32
+   bias of the zero points, saturation at the restricted range).
+
+   A "site" is one op of the integer graph: the float tensor it
+   quantizes and the float constants it rounds.  A layer is a site that
+   computes new values (not a pool, reshape or clip at its operand's
+   scale).  The per-layer table runs the float graph with only one
+   layer's sites quantized, and with every site up to it quantized; the
+   pipeline runs once: each configuration is a copy of the float graph
+   with quantize/dequantize pairs, lowered for the interpreter. */
+#include "ir.h"
+#include "codegen/lower.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	Op *qop;        /* the op of the integer graph */
+	Value *t;       /* the float tensor it quantizes (in the float graph), or NULL */
+	Type qt;        /* its integer type (dtype, quantization) */
+	Value **c;      /* float constants it rounds ... */
+	void **cdata;   /* ... and their rounded values */
+	int nc;
+	bool layer;
+	double alone, upto; /* output SQNR (dB) */
+} Site;
+
+/* dequantize(@const) is a weight, not an activation (as in calibrate.c) */
+static bool is_act(const Value *v)
+{
+	return v->kind != V_CONST && v->type.dt == DT_F32 &&
+	       !(v->kind == V_TEMP && v->def->kind == OP_DEQUANTIZE && v->def->in[0]->kind == V_CONST);
+}
+
+/* The float tensor of fg that qg's value v holds: the same name, or
+   %x for %x.q = quantize(%x) (the report's rule, calibrate.c). */
+static Value *float_of(Graph *fg, const Value *v)
+{
+	Value *fv = graph_find(fg, v->name, false);
+	size_t len = strlen(v->name);
+	if (!fv && len > 2 && strcmp(v->name + len - 2, ".q") == 0)
+		fv = graph_find(fg, xstrndup(v->name, len - 2), false);
+	if (!fv || !is_act(fv) || type_numel(&fv->type) != type_numel(&v->type))
+		return NULL;
+	return fv;
+}
+
+static int64_t int_min(Dtype dt) { return dt == DT_I32 ? INT32_MIN : dtype_min(dt); }
+static int64_t int_max(Dtype dt) { return dt == DT_I32 ? INT32_MAX : dtype_max(dt); }
+
+/* f rounded to the grid of integer type t (per channel along q->axis):
+   scale * (clamp(zp + round_half_even(f / scale)) - zp), in float as the
+   quantize and dequantize kernels compute it */
+static float *round_const(const Value *f, const Type *t)
+{
+	int64_t n = type_numel(&f->type);
+	const Quant *q = t->q;
+	int64_t inner = 1, len = 1;
+	if (q->axis >= 0 && q->n > 1) {
+		for (int d = q->axis + 1; d < t->rank; d++)
+			inner *= t->dims[d];
+		len = t->dims[q->axis];
+	}
+	float *r = alloc_array((size_t)n, sizeof *r);
+	const float *x = f->data;
+	for (int64_t i = 0; i < n; i++) {
+		int k = q->n > 1 ? (int)((i / inner) % len) : 0;
+		float s = (float)q->scale[k];
+		double v = (double)nearbyintf(x[i] / s) + q->zp[k];
+		v = v < (double)int_min(t->dt) ? (double)int_min(t->dt) : v > (double)int_max(t->dt) ? (double)int_max(t->dt) : v;
+		r[i] = (float)(v - q->zp[k]) * s;
+	}
+	return r;
+}
+
+static bool moves_only(const Op *op)
+{
+	OpKind k = op->kind;
+	if (k != OP_MAXPOOL && k != OP_RESHAPE && k != OP_FLATTEN && k != OP_TRANSPOSE && k != OP_PAD &&
+	    k != OP_CLIP && k != OP_CONCAT)
+		return false;
+	return op->nin > 0 && op->in[0]->type.q && op->out->type.q && quant_equal(op->in[0]->type.q, op->out->type.q);
+}
+
+static Site *sites(Graph *fg, Graph *qg, int *n)
+{
+	Site *s = NULL;
+	*n = 0;
+	for (int i = 0; i < qg->nops; i++) {
+		Op *op = qg->ops[i];
+		Value *v = op->out;
+		Site st = {.qop = op};
+		if (v->type.dt != DT_F32 && v->type.q)
+			st.t = float_of(fg, v);
+		st.qt = v->type;
+		for (int j = 0; j < op->nin; j++) {
+			Value *c = op->in[j], *fc;
+			if (c->kind != V_CONST || c->type.dt == DT_F32 || !c->type.q ||
+			    !(fc = graph_find(fg, c->name, true)) || fc->type.dt != DT_F32 ||
+			    type_numel(&fc->type) != type_numel(&c->type))
+				continue;
+			PUSH(st.c, st.nc) = fc;
+			st.nc--;
+			PUSH(st.cdata, st.nc) = round_const(fc, &c->type);
+		}
+		if (!st.t && !st.nc)
+			continue;
+		st.layer = !moves_only(op);
+		PUSH(s, *n) = st;
+	}
+	return s;
+}
+
+/* fg with the sites on[i] quantized */
+static Graph *configure(Graph *fg, Site *s, int n, const bool *on)
+{
+	Graph *g = graph_clone(fg);
+	for (int i = 0; i < n; i++) {
+		if (!on[i])
+			continue;
+		for (int k = 0; k < s[i].nc; k++)
+			graph_find(g, s[i].c[k]->name, true)->data = s[i].cdata[k];
+		if (!s[i].t)
+			continue;
+		Value *v = graph_find(g, s[i].t->name, false);
+		Op *q = op_new(g, OP_QUANTIZE, &v, 1, fmt("%s.fq", v->name), v->loc);
+		q->a.q = *s[i].qt.q;
+		q->a.dtype = s[i].qt.dt;
+		infer_op(q);
+		q->out->type.q = s[i].qt.q;
+		Op *dq = op_new(g, OP_DEQUANTIZE, &q->out, 1, fmt("%s.fdq", v->name), v->loc);
+		dq->a.q = *s[i].qt.q;
+		infer_op(dq);
+		graph_replace_uses(g, v, dq->out);
+		q->in[0] = v;
+		int at = 0; /* right after v's definition */
+		for (int k = 0; k < g->nops; k++)
+			if (g->ops[k]->out == v)
+				at = k + 1;
+		Op *before = at < g->nops ? g->ops[at] : NULL;
+		if (before) {
+			graph_insert_before(g, before, q);
+			graph_insert_before(g, before, dq);
+		} else {
+			graph_append(g, q);
+			graph_append(g, dq);
+		}
+	}
+	return g;
+}
+
+static float *run_graph(Graph *g, const float *x, int64_t S)
+{
+	Prog *p = lower(g, target_find("ref"), g->name, true);
+	return run_samples(g, p, x, S);
+}
+
+static double sqnr(const float *ref, const float *y, int64_t n)
+{
+	double sig = 0, noise = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double e = (double)y[i] - ref[i];
+		sig += (double)ref[i] * ref[i];
+		noise += e * e;
+	}
+	return noise == 0 ? INFINITY : 10 * log10(sig / noise);
+}
+
+float *simulate(Graph *fg, Graph *qg, const float *x, int64_t S)
+{
+	int n;
+	Site *s = sites(fg, qg, &n);
+	bool *on = alloc_array((size_t)n + 1, sizeof *on);
+	for (int i = 0; i < n; i++)
+		on[i] = true;
+	return run_graph(configure(fg, s, n, on), x, S);
+}
+
+static void db(FILE *f, const char *fmt_, double v, bool json)
+{
+	char buf[32];
+	if (isinf(v))
+		snprintf(buf, sizeof buf, json ? "null" : "inf");
+	else
+		snprintf(buf, sizeof buf, "%.2f", v);
+	fprintf(f, fmt_, buf);
+}
+
+/* The per-layer table runs the float graph twice per layer: on at most
+   this many of the samples (the first ones), so that --report stays
+   quick on the examples (docs/inspecting.md). */
+enum { LAYER_SAMPLES = 64 };
+
+/* a JSON string: quotes, backslashes and control characters escaped */
+static void jstr(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int by_cost(const void *a, const void *b)
+{
+	const Site *x = *(Site *const *)a, *y = *(Site *const *)b;
+	if (x->alone != y->alone)
+		return x->alone < y->alone ? -1 : 1; /* the lowest SQNR costs most */
+	return x->upto < y->upto ? -1 : x->upto > y->upto;
+}
+
+void report_simulation(Graph *fg, Graph *qg, const float *x, int64_t S, const char *what, bool json, FILE *f)
+{
+	if (fg->noutputs != 1 || qg->noutputs != 1 || fg->ninputs != 1)
+		fatal("%s: the simulation report takes single-input, single-output models", fg->name);
+	int64_t ny = S * type_numel(&fg->outputs[0]->type);
+	float *yf = run_graph(fg, x, S);
+	float *yq = run_samples(qg, lower(qg, target_find("ref"), qg->name, false), x, S);
+	int n;
+	Site *s = sites(fg, qg, &n);
+	bool *on = alloc_array((size_t)n + 1, sizeof *on);
+	for (int i = 0; i < n; i++)
+		on[i] = true;
+	float *ys = run_graph(configure(fg, s, n, on), x, S);
+	Site **layers = NULL;
+	int nl = 0;
+	int64_t SL = S < LAYER_SAMPLES ? S : LAYER_SAMPLES, nyl = ny / S * SL;
+	for (int i = 0; i < n; i++) {
+		if (!s[i].layer)
+			continue;
+		memset(on, 0, (size_t)n * sizeof *on);
+		on[i] = true;
+		s[i].alone = sqnr(yf, run_graph(configure(fg, s, n, on), x, SL), nyl);
+		for (int k = 0; k <= i; k++)
+			on[k] = true;
+		s[i].upto = sqnr(yf, run_graph(configure(fg, s, n, on), x, SL), nyl);
+		PUSH(layers, nl) = &s[i];
+	}
+	qsort(layers, (size_t)nl, sizeof *layers, by_cost);
+	const char *out = qg->outputs[0]->name;
+	if (json) {
+		fprintf(f, "  \"samples\": %lld,\n  \"data\": ", (long long)S);
+		jstr(f, what);
+		fprintf(f, ",\n  \"output\": ");
+		jstr(f, fmt("%%%s", out));
+		fprintf(f, ",\n");
+		db(f, "  \"int8_sqnr_db\": %s,\n", sqnr(yf, yq, ny), true);
+		db(f, "  \"simulated_sqnr_db\": %s,\n", sqnr(yf, ys, ny), true);
+		db(f, "  \"int8_vs_simulated_sqnr_db\": %s,\n", sqnr(ys, yq, ny), true);
+		fprintf(f, "  \"layer_samples\": %lld,\n  \"layers\": [", (long long)SL);
+		for (int i = 0; i < nl; i++) {
+			fprintf(f, "%s\n    {\"layer\": ", i ? "," : "");
+			jstr(f, fmt("%%%s", layers[i]->qop->out->name));
+			fprintf(f, ", \"op\": \"%s\"", opinfo[layers[i]->qop->kind].name);
+			db(f, ", \"alone_sqnr_db\": %s", layers[i]->alone, true);
+			db(f, ", \"upto_sqnr_db\": %s}", layers[i]->upto, true);
+		}
+		fprintf(f, "\n  ]");
+		return;
+	}
+	fprintf(f, "\noutput %%%s over %lld samples (%s), SQNR vs fp32:\n", out, (long long)S, what);
+	db(f, "  int8 (integer run)         %8s dB\n", sqnr(yf, yq, ny), false);
+	db(f, "  simulated (fake quant)     %8s dB\n", sqnr(yf, ys, ny), false);
+	db(f, "  int8 vs simulated          %8s dB  (what the integer arithmetic adds)\n", sqnr(ys, yq, ny), false);
+	int w = 6;
+	for (int i = 0; i < nl; i++)
+		w = (int)fmax(w, (double)strlen(layers[i]->qop->out->name) + 1);
+	fprintf(f, "\nper layer, costliest first: output SQNR vs fp32 with only this layer quantized, "
+		   "and with every layer up to it (first %lld samples)\n", (long long)SL);
+	fprintf(f, "%-*s  %-14s  %10s  %13s\n", w, "layer", "op", "alone (dB)", "up to it (dB)");
+	for (int i = 0; i < nl; i++) {
+		char name[256];
+		snprintf(name, sizeof name, "%%%s", layers[i]->qop->out->name);
+		fprintf(f, "%-*s  %-14s", w, name, opinfo[layers[i]->qop->kind].name);
+		db(f, "  %10s", layers[i]->alone, false);
+		db(f, "  %13s\n", layers[i]->upto, false);
+	}
+}
