@@ -82,5 +82,22 @@ expect_error 1 "diff takes two models" "$q8c" diff "$src/examples/cnn/model.q8"
 expect_error 1 "nonexistent.q8: cannot open" "$q8c" diff "$src/examples/cnn/model.q8" "$tmp/nonexistent.q8"
 expect_error 1 "attr_arity.q8:" "$q8c" diff "$src/tests/errors/attr_arity.q8" "$src/examples/cnn/model.q8"
 
+# progress: calibration reports samples and rate on a terminal only; in a
+# pipe (here) stderr stays empty.  --time-passes: one line per pass.
+m=$src/examples/mlp
+"$q8c" compile "$m/model.q8" -o "$tmp/mlp" --calib "$m/calib.npy" 2>"$tmp/err.out" &&
+	[ ! -s "$tmp/err.out" ] && ok || bad "calibration wrote to a pipe: $(head -c 300 "$tmp/err.out")"
+if command -v script >/dev/null; then # a pseudo-terminal; cnn calibrates for long enough (0.4 s) to show it
+	c=$src/examples/cnn
+	script -qec "'$q8c' compile '$c/model.q8' -o '$tmp/cnn.out' --calib '$c/calib.npy'" /dev/null >"$tmp/tty.out" 2>&1
+	grep -aq "calibrate: [a-z]* ([12]/2): [0-9]*/200 samples, [0-9]* samples/s" "$tmp/tty.out" && ok ||
+		bad "no progress on a terminal: $(head -c 300 "$tmp/tty.out")"
+else
+	bad "'script' (util-linux) is missing: the progress is not tested"
+fi
+"$q8c" compile "$m/model.q8" -o "$tmp/mlp" --calib "$m/calib.npy" --time-passes 2>"$tmp/err.out"
+[ "$(grep -c '^time: [a-z]* *[0-9.]* ms' "$tmp/err.out")" = "$(( $("$q8c" passes | wc -l) + 1 ))" ] && ok ||
+	bad "--time-passes: $(cat "$tmp/err.out")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
