@@ -2,6 +2,8 @@
    One box per op: its result's name, the op, the result's type (dtype,
    shape, scale and zero point), the constants it reads with their types
    and scales; a fused op (after the fuse pass) lists what it stands for.
+   After the plan pass, each result's offset in the arena.
+   Fixed-point multipliers show as the real multipliers they stand for.
    Inputs and outputs are ellipses; each edge carries the bytes of the
    tensor on it; a node's colour is its result's dtype. */
 #include "ir.h"
@@ -145,6 +147,21 @@ void print_dot(FILE *f, Graph *g)
 		if (fu)
 			l = fmt("%sfused: %s\n", l, fu);
 		l = fmt("%s%s\n", l, value_label(op->out));
+		if ((opinfo[op->kind].attrs & A_RQ) && op->a.nrq > 0) {
+			/* the fixed-point multipliers as the real M = mult * 2^(shift - 31) */
+			double lo = INFINITY, hi = 0;
+			for (int k = 0; k < op->a.nrq; k++) {
+				double m = ldexp(op->a.mult[k], op->a.shift[k] - 31);
+				lo = fmin(lo, m);
+				hi = fmax(hi, m);
+			}
+			l = fmt("%sM%s=%.4g%s clamp [%d, %d]\n", l, op->a.nrq > 1 ? fmt("[%d]", op->a.nrq) : "", lo,
+				op->a.nrq > 1 ? fmt("..%.4g", hi) : "", op->a.lo, op->a.hi);
+		}
+		if (g->planned && op->out->off >= 0)
+			l = fmt("%sarena +%lld\n", l, (long long)op->out->off);
+		if ((opinfo[op->kind].attrs & A_XZP) && op->a.xzp != 0)
+			l = fmt("%sinput zero point %d in the inner loop\n", l, op->a.xzp);
 		for (int j = 0; j < op->nin; j++) {
 			Value *c = op->in[j];
 			if (c->kind == V_CONST)
