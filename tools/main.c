@@ -182,6 +182,8 @@ static void parse_args(Args *a, int argc, char **argv)
 		if (k == npasses)
 			bad_usage("--dump-after: no pass named '%s' (see 'q8c passes')", a->o.dump_after);
 	}
+	if (a->o.report_json && !a->o.report)
+		bad_usage("%s", "--report-format json formats --report: give --report too");
 	if (a->simulate && a->o.is_float)
 		bad_usage("%s", "--simulate runs the float model at the integer graph's scales: it has no meaning with --float");
 	if (a->o.stop_after && !find_pass(a->o.stop_after))

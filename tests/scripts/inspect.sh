@@ -60,6 +60,13 @@ expect_error 1 "FILE.svg, FILE.png or FILE.dot" "$q8c" dot "$src/examples/cnn/mo
 expect_error 1 "error:" "$q8c" dot "$src/tests/errors/attr_arity.q8" -o "$tmp/none.svg"
 expect_error 1 "no pass named 'nope'" "$q8c" dot "$src/examples/cnn/model_qdq.q8" --after nope -o "$tmp/none.svg"
 expect_error 1 "needs --dump-after" "$q8c" compile "$src/examples/cnn/model_qdq.q8" -o "$tmp/none" --dot
+# --simulate, --report-format: their misuses
+m=$src/examples/mlp
+expect_error 1 "no meaning with --float" "$q8c" run "$m/model.q8" --float --simulate --input "$m/test_x.npy" --output "$tmp/none.npy"
+expect_error 1 "unknown option '--simulate'" "$q8c" compile "$m/model.q8" --simulate -o "$tmp/none"
+expect_error 1 "--report-format takes text or json" "$q8c" compile "$m/model.q8" --report --report-format xml -o "$tmp/none"
+expect_error 1 "give --report too" "$q8c" compile "$m/model.q8" --report-format json -o "$tmp/none"
+expect_error 1 "x.npy: cannot open" "$q8c" run "$m/model.q8" --simulate --calib "$m/calib.npy" --input "$tmp/x.npy" --output "$tmp/none.npy"
 if ls "$tmp"/none* >/dev/null 2>&1; then bad "an error left $(ls "$tmp"/none*)"; else ok; fi
 
 # q8c diff: each pass's changelog on two examples (fp32 calibrated, QDQ)

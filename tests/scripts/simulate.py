@@ -153,7 +153,7 @@ if costs != sorted(costs):
 # a model whose integer arithmetic adds error of its own (average pools,
 # residual adds): the simulation must not be the integer run
 rx = os.path.join(src, 'examples', 'resnet')
-np.save(f'{tmp}/rx.npy', np.load(os.path.join(rx, 'test_x.npy'))[:40])
+np.save(f'{tmp}/rx.npy', np.load(os.path.join(rx, 'test_x.npy'))[:20])
 for flag in ([], ['--simulate']):
     q8('run', os.path.join(rx, 'model.q8'), '--calib', os.path.join(rx, 'calib.npy'), '--input', f'{tmp}/rx.npy',
        '--output', f'{tmp}/r{len(flag)}.npy', *flag)
