@@ -58,6 +58,8 @@ static double now(void)
 void run_pipeline(Graph *g, Options *o)
 {
 	double total = 0;
+	if (o->stop_after && strcmp(o->stop_after, "none") == 0)
+		return; /* q8c dot --after none: the model as read */
 	for (int i = 0; i < npasses; i++) {
 		if (o->is_float && !passes[i].on_float)
 			continue;

@@ -16,7 +16,7 @@ static const char usage[] =
 	"usage: q8c compile MODEL -o OUTDIR [options]\n"
 	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
 	"       q8c import MODEL.onnx -o OUT.q8 [--input-layout nhwc|nchw]\n"
-	"       q8c dot MODEL -o FILE.svg|.png|.dot [--after PASS] [options]\n"
+	"       q8c dot MODEL -o FILE.svg|.png|.dot [--after PASS|none] [options]\n"
 	"       q8c diff A.q8 B.q8\n"
 	"       q8c passes\n"
 	"       q8c --help | --version\n"
@@ -38,7 +38,8 @@ static const char usage[] =
 	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
 	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
 	"  --dot                  with --dump-dir: also DIR/NN-PASS.dot (Graphviz)\n"
-	"  --after PASS           q8c dot: the graph after PASS (default: after the last)\n"
+	"  --after PASS|none      q8c dot: the graph after PASS (default: after the last),\n"
+	"                         or as read (none: a dump as it is)\n"
 	"  --time-passes          print each pass's wall time on stderr\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
 	"                         the output SQNR of the integer run and of the simulation,\n"
@@ -186,8 +187,8 @@ static void parse_args(Args *a, int argc, char **argv)
 		bad_usage("%s", "--report-format json formats --report: give --report too");
 	if (a->simulate && a->o.is_float)
 		bad_usage("%s", "--simulate runs the float model at the integer graph's scales: it has no meaning with --float");
-	if (a->o.stop_after && !find_pass(a->o.stop_after))
-		bad_usage("--after: no pass named '%s' (see 'q8c passes')", a->o.stop_after);
+	if (a->o.stop_after && strcmp(a->o.stop_after, "none") != 0 && !find_pass(a->o.stop_after))
+		bad_usage("--after: no pass named '%s' (see 'q8c passes', or none)", a->o.stop_after);
 	if (a->o.dot && !a->o.dump_dir)
 		bad_usage("%s", "--dot writes NN-PASS.dot beside each dump: it needs --dump-after PASS|all and --dump-dir DIR");
 	if (a->o.dot && !a->o.dump_after)

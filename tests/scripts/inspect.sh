@@ -46,6 +46,8 @@ dots mobilenet_qdq "$src/examples/mobilenet/model_qdq.q8"
 "$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/cnn_qdq.dot" && same "$gold/cnn_qdq-07-plan.dot" "$tmp/cnn_qdq.dot"
 "$q8c" dot "$src/examples/cnn/model_qdq.q8" --after quantize -o "$tmp/q.dot" &&
 	same "$gold/cnn_qdq-03-quantize.dot" "$tmp/q.dot"
+"$q8c" dot "$tmp/cnn_qdq/05-fixedpoint.q8" --after none -o "$tmp/q.dot" &&
+	same "$gold/cnn_qdq-05-fixedpoint.dot" "$tmp/q.dot"
 if command -v dot >/dev/null; then
 	"$q8c" dot "$src/examples/cnn/model_qdq.q8" -o "$tmp/cnn.svg" && grep -q "<svg" "$tmp/cnn.svg" &&
 		grep -q "conv2d + bias + requantize" "$tmp/cnn.svg" && ok || bad "q8c dot -o cnn.svg"
