@@ -334,15 +334,15 @@ static void print_plan_report(const Prog *p)
 static void report(Args *a, Graph *fg, Graph *g, const float *x, int64_t S, const char *what, const Prog *plan)
 {
 	bool json = a->o.report_json;
-	const char *sep = "";
+	/* JSON: each part after the first starts with the comma */
+	const char *sep = json ? ",\n" : "";
 	if (json)
-		printf("{\n  \"model\": \"%s\",\n", g->name);
+		printf("{\n  \"model\": \"%s\"", g->name);
 	if (fg) {
+		printf("%s", sep);
 		report_sqnr(fg, g, &a->o, stdout);
-		sep = ",\n";
 		if (x && g->ninputs == 1 && g->noutputs == 1) {
-			if (json)
-				printf("%s", sep);
+			printf("%s", sep);
 			report_simulation(fg, g, x, S, what, json, stdout);
 		} else if (!json) {
 			printf("(no samples: the simulation and the error per layer are not measured; pass --calib DATA.npy)\n");

@@ -62,6 +62,20 @@ expect_error 1 "FILE.svg, FILE.png or FILE.dot" "$q8c" dot "$src/examples/cnn/mo
 expect_error 1 "error:" "$q8c" dot "$src/tests/errors/attr_arity.q8" -o "$tmp/none.svg"
 expect_error 1 "no pass named 'nope'" "$q8c" dot "$src/examples/cnn/model_qdq.q8" --after nope -o "$tmp/none.svg"
 expect_error 1 "needs --dump-after" "$q8c" compile "$src/examples/cnn/model_qdq.q8" -o "$tmp/none" --dot
+# --report-format json is one JSON object whatever the report holds
+json_keys() { # keys command...: the JSON object's keys, in order
+	local want=$1
+	shift
+	"$@" --report --report-format json >"$tmp/r.json" &&
+		[ "$(/usr/bin/python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))))' "$tmp/r.json")" = "$want" ] &&
+		ok || bad "$* --report --report-format json: $(head -c 300 "$tmp/r.json")"
+}
+json_keys "model tensors memory" "$q8c" compile "$src/examples/cnn/model_qdq.q8" -o "$tmp/json"
+json_keys "model memory" "$q8c" compile "$src/examples/cnn/model.q8" --float -o "$tmp/json"
+json_keys "model" "$q8c" run "$src/examples/mlp/model.q8" --float --input "$src/examples/mlp/test_x.npy" --output "$tmp/y.npy"
+json_keys "model tensors samples data output int8_sqnr_db simulated_sqnr_db int8_vs_simulated_sqnr_db layer_samples layers" \
+	"$q8c" run "$src/examples/mlp/model_qdq.q8" --input "$src/examples/mlp/test_x.npy" --output "$tmp/y.npy"
+
 # --simulate, --report-format: their misuses
 m=$src/examples/mlp
 expect_error 1 "no meaning with --float" "$q8c" run "$m/model.q8" --float --simulate --input "$m/test_x.npy" --output "$tmp/none.npy"
