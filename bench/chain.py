@@ -2,12 +2,15 @@
 """Compile time of a deep model: a generated chain of L convolutions
 (3x3, C channels, relu, on an H x W image; weights random, He-scaled so
 that activations stay in range) calibrated on S samples.  Prints the
-median whole-process wall time of `q8c compile` over R runs (with
---calib-method mse, the default, and max), and the median of each pass's
-time from --time-passes.  Figures, not pass/fail.
+median whole-process wall time and CPU time (user + system: what the
+process itself used, less sensitive to other jobs on the machine) of
+`q8c compile` over R runs (with --calib-method mse, the default, and
+max), and the median of each pass's wall time from --time-passes (with
+lowering and emission).  Figures, not pass/fail.
 usage: bench/chain.py [Q8C] [L] [S]"""
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,17 +46,21 @@ np.save(os.path.join(tmp, 'calib.npy'), rng.uniform(0, 1, (S, H, W, C)).astype(n
 print(f'chain of {L} conv3x3+relu ({C} channels, {H}x{W}), {S} calibration samples; '
       f'median of {R} runs, whole process')
 for method in ('mse', 'max'):
-    walls, passes = [], {}
+    walls, cpus, passes = [], [], {}
     for _ in range(R):
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         r = subprocess.run([q8c, 'compile', model, '-o', os.path.join(tmp, 'out'), '--calib',
                             os.path.join(tmp, 'calib.npy'), '--calib-method', method, '--time-passes'],
                            capture_output=True, text=True)
         walls.append(time.perf_counter() - t)
+        ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime)
         if r.returncode:
             sys.exit(r.stderr)
         for m in re.finditer(r'^time: (\S+)\s+([\d.]+) ms', r.stderr, re.M):
             passes.setdefault(m.group(1), []).append(float(m.group(2)))
-    print(f'\n--calib-method {method}: compile {statistics.median(walls) * 1e3:.0f} ms')
+    print(f'\n--calib-method {method}: compile {statistics.median(walls) * 1e3:.0f} ms wall, '
+          f'{statistics.median(cpus) * 1e3:.0f} ms CPU')
     for name, ts in passes.items():
         print(f'  {name:<10} {statistics.median(ts):9.2f} ms')

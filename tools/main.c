@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -40,7 +41,8 @@ static const char usage[] =
 	"  --dot                  with --dump-dir: also DIR/NN-PASS.dot (Graphviz)\n"
 	"  --after PASS|none      q8c dot: the graph after PASS (default: after the last),\n"
 	"                         or as read (none: a dump as it is)\n"
-	"  --time-passes          print each pass's wall time on stderr\n"
+	"  --time-passes          print each pass's wall time on stderr (compile: also\n"
+	"                         lowering and emission)\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
 	"                         the output SQNR of the integer run and of the simulation,\n"
 	"                         the error each layer causes, and the memory plan\n"
@@ -210,6 +212,13 @@ static bool is_ident(const char *s)
 	return true;
 }
 
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 /* The float model after fold: the reference of --report and --simulate. */
 static Graph *float_graph(Args *a)
 {
@@ -376,7 +385,10 @@ static int cmd_compile(Args *a)
 	if (a->o.report && !a->o.is_float)
 		fg = float_graph(a);
 	run_pipeline(g, &a->o);
+	double t0 = now();
 	Prog *p = lower(g, t, name, false);
+	if (a->o.time_passes)
+		fprintf(stderr, "time: %-10s %9.3f ms  (%d steps)\n", "lower", 1e3 * (now() - t0), p->nsteps);
 	if (a->o.is_float)
 		p->is_float = true; /* a QDQ-only model looks like an int8 program */
 	if (a->o.report) {
@@ -401,12 +413,15 @@ static int cmd_compile(Args *a)
 		fatal("%s: cannot create a temporary directory beside it: %s", a->outdir, strerror(errno));
 	}
 	on_error(remove_tmpdir);
+	t0 = now();
 	emit_header(p, tmpdir);
 	if (strcmp(a->emit, "llvm") == 0)
 		emit_llvm(p, tmpdir);
 	else
 		emit_c(p, tmpdir);
 	commit_outdir(base);
+	if (a->o.time_passes)
+		fprintf(stderr, "time: %-10s %9.3f ms  (--emit %s)\n", "emit", 1e3 * (now() - t0), a->emit);
 	on_error(NULL);
 	return 0;
 }
