@@ -73,7 +73,7 @@ json_keys() { # keys command...: the JSON object's keys, in order
 json_keys "model tensors memory" "$q8c" compile "$src/examples/cnn/model_qdq.q8" -o "$tmp/json"
 json_keys "model memory" "$q8c" compile "$src/examples/cnn/model.q8" --float -o "$tmp/json"
 json_keys "model" "$q8c" run "$src/examples/mlp/model.q8" --float --input "$src/examples/mlp/test_x.npy" --output "$tmp/y.npy"
-json_keys "model tensors samples data output int8_sqnr_db simulated_sqnr_db int8_vs_simulated_sqnr_db layer_samples layers" \
+json_keys "model tensors samples data output qdq_pairs_removed int8_sqnr_db simulated_sqnr_db int8_vs_simulated_sqnr_db layer_samples layers" \
 	"$q8c" run "$src/examples/mlp/model_qdq.q8" --input "$src/examples/mlp/test_x.npy" --output "$tmp/y.npy"
 
 # --simulate, --report-format: their misuses

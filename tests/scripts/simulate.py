@@ -17,7 +17,9 @@ output scale, never more).  Also checked: the simulation is not the float
 model (its SQNR vs fp32 is finite and matches --report's, computed here),
 and --report's figures for the integer run match the outputs q8c wrote;
 on the resnet example (average pools, residual adds) the simulation and
-the integer run differ."""
+the integer run differ; for the QDQ MLP the report's reference takes out
+every activation QDQ pair of the model, and the simulation stays within
+one output step of the QDQ model run in float."""
 import json
 import os
 import re
@@ -161,6 +163,21 @@ r0, r1 = np.load(f'{tmp}/r0.npy'), np.load(f'{tmp}/r1.npy')
 print(f'resnet: simulated and integer outputs differ in {(r0 != r1).sum()} of {r0.size}')
 if np.array_equal(r0, r1):
     fails.append('resnet: --simulate gave the bits of the integer run')
+# a QDQ model: the reference takes out each activation's quantize/dequantize
+# pair (counted here in the model text), and the simulation puts them back at
+# the same scales: within a step of the QDQ model run in float
+qm = os.path.join(ex, 'model_qdq.q8')
+npairs = len(re.findall(r'= quantize\(%', open(qm).read()))
+rq = json.loads(q8('run', qm, '--input', xpath, '--output', f'{tmp}/yq2.npy', '--report', '--report-format', 'json'))
+if rq['qdq_pairs_removed'] != npairs:
+    fails.append(f'mlp_qdq: {rq["qdq_pairs_removed"]} QDQ pairs taken out, the model has {npairs}')
+q8('run', qm, '--input', xpath, '--output', f'{tmp}/ys2.npy', '--simulate')
+q8('run', qm, '--float', '--input', xpath, '--output', f'{tmp}/yf2.npy')
+step = float(re.search(r'%fc3.dq = dequantize\(%fc3.q, scale=([^,]+)', open(qm).read()).group(1))
+d2 = np.abs(np.load(f'{tmp}/ys2.npy') - np.load(f'{tmp}/yf2.npy'))
+print(f'mlp_qdq: {npairs} pairs; --simulate vs the QDQ model in float: max |difference| {d2.max():.3g} (step {step:.3g})')
+if d2.max() > step * 1.001:
+    fails.append(f'mlp_qdq: --simulate is {d2.max()} from the QDQ model in float (step {step})')
 for f in fails:
     print('FAIL', f)
 sys.exit(1 if fails else 0)
