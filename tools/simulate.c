@@ -27,8 +27,10 @@ typedef struct {
 	Op *qop;        /* the op of the integer graph */
 	Value *t;       /* the float tensor it quantizes (in the float graph), or NULL */
 	Type qt;        /* its integer type (dtype, quantization) */
-	Value **c;      /* float constants it rounds ... */
-	void **cdata;   /* ... and their rounded values */
+	struct {
+		Value *f;       /* a float constant it rounds */
+		float *rounded; /* its values on the integer constant's grid */
+	} *c;
 	int nc;
 	bool layer;
 	double alone, upto; /* output SQNR (dB) */
@@ -108,9 +110,8 @@ static Site *sites(Graph *fg, Graph *qg, int *n)
 			    !(fc = graph_find(fg, c->name, true)) || fc->type.dt != DT_F32 ||
 			    type_numel(&fc->type) != type_numel(&c->type))
 				continue;
-			PUSH(st.c, st.nc) = fc;
-			st.nc--;
-			PUSH(st.cdata, st.nc) = round_const(fc, &c->type);
+			PUSH(st.c, st.nc).f = fc;
+			st.c[st.nc - 1].rounded = round_const(fc, &c->type);
 		}
 		if (!st.t && !st.nc)
 			continue;
@@ -128,7 +129,7 @@ static Graph *configure(Graph *fg, Site *s, int n, const bool *on)
 		if (!on[i])
 			continue;
 		for (int k = 0; k < s[i].nc; k++)
-			graph_find(g, s[i].c[k]->name, true)->data = s[i].cdata[k];
+			graph_find(g, s[i].c[k].f->name, true)->data = s[i].c[k].rounded;
 		if (!s[i].t)
 			continue;
 		Value *v = graph_find(g, s[i].t->name, false);
