@@ -15,7 +15,8 @@
    scale).  The per-layer table runs the float graph with only one
    layer's sites quantized, and with every site up to it quantized; the
    pipeline runs once: each configuration is a copy of the float graph
-   with quantize/dequantize pairs, lowered for the interpreter. */
+   with quantize/dequantize pairs, lowered for the interpreter once, and
+   each runs only from where it departs from the run before it (Run). */
 #include "ir.h"
 #include "codegen/lower.h"
 
@@ -165,17 +166,6 @@ static float *run_graph(Graph *g, const float *x, int64_t S)
 	return run_samples(g, p, x, S);
 }
 
-static double sqnr(const float *ref, const float *y, int64_t n)
-{
-	double sig = 0, noise = 0;
-	for (int64_t i = 0; i < n; i++) {
-		double e = (double)y[i] - ref[i];
-		sig += (double)ref[i] * ref[i];
-		noise += e * e;
-	}
-	return noise == 0 ? INFINITY : 10 * log10(sig / noise);
-}
-
 /* The reference of a QDQ model: fg with each dequantize(quantize(%v))
    of an activation taken out (its uses read %v), so that activations stay
    float; weights given as integers stay as the model gives them.  fg
@@ -209,6 +199,107 @@ float *simulate(Graph *fg, Graph *qg, const float *x, int64_t S)
 	return run_graph(configure(fg, s, n, on), x, S);
 }
 
+/* One configuration's program, run sample by sample.  With a base (a
+   configuration that has run the same sample just before), the ops the
+   two graphs share at their start do not run again: their results are
+   copied from the base's arena and the program starts after them.  So
+   "this layer alone" starts from the float run at the layer, and "every
+   layer up to this one" from the run up to the layer before it. */
+typedef struct Run Run;
+struct Run {
+	Graph *g;
+	Prog *p;
+	char *arena;
+	float *y;       /* the output of the last sample run */
+	Run *base;
+	int first;      /* the first step to run */
+	int ncopy;
+	struct {
+		int64_t to, from, bytes;
+	} *copy;
+	double noise;   /* sum of (y - float)^2 over the samples */
+};
+
+static bool same_op(const Op *a, const Op *b)
+{
+	if (a->kind != b->kind || a->nin != b->nin || strcmp(a->out->name, b->out->name) != 0)
+		return false;
+	for (int j = 0; j < a->nin; j++) {
+		const Value *x = a->in[j], *y = b->in[j];
+		if (x->kind != y->kind || strcmp(x->name, y->name) != 0 || (x->kind == V_CONST && x->data != y->data))
+			return false;
+	}
+	return true;
+}
+
+static const char *step_of(const Op *op)
+{
+	return fmt("%%%s = %s", op->out->name, opinfo[op->kind].name); /* Step.what: lower.c */
+}
+
+static Run *run_new(Graph *g, Run *base)
+{
+	Run *r = alloc(sizeof *r);
+	r->g = g;
+	r->p = lower(g, target_find("ref"), g->name, true);
+	uintptr_t a = (uintptr_t)alloc((size_t)r->p->arena_size + 64);
+	r->arena = (char *)((a + 63) & ~(uintptr_t)63);
+	r->y = alloc_array((size_t)type_numel(&g->outputs[0]->type), sizeof *r->y);
+	int k = 0;
+	while (base && k < g->nops && k < base->g->nops && same_op(g->ops[k], base->g->ops[k]))
+		k++;
+	if (k == 0)
+		return r; /* nothing shared: run it all */
+	const Prog *p = r->p;
+	const char *w = k < g->nops ? step_of(g->ops[k]) : "copy out";
+	int first = 0;
+	while (first < p->nsteps && !(p->steps[first].what && strncmp(p->steps[first].what, w, strlen(w)) == 0 &&
+				       (k == g->nops || strlen(p->steps[first].what) == strlen(w))))
+		first++;
+	if (first == p->nsteps)
+		return r;
+	for (int i = -g->ninputs; i < k; i++) {
+		Value *v = i < 0 ? g->inputs[g->ninputs + i] : g->ops[i]->out, *bv = graph_find(base->g, v->name, false);
+		int64_t to = p->val_off[v->id], from = bv ? base->p->val_off[bv->id] : -1;
+		if (to < 0)
+			continue;
+		if (from < 0) { /* not in the base's arena: run it all */
+			r->ncopy = 0;
+			return r;
+		}
+		PUSH(r->copy, r->ncopy).to = to;
+		r->copy[r->ncopy - 1].from = from;
+		r->copy[r->ncopy - 1].bytes = type_numel(&v->type) * (int64_t)dtype_size(v->type.dt);
+	}
+	r->base = base;
+	r->first = first;
+	return r;
+}
+
+static void run_sample(Run *r, const float *x)
+{
+	for (int i = 0; i < r->ncopy; i++)
+		memcpy(r->arena + r->copy[i].to, r->base->arena + r->copy[i].from, (size_t)r->copy[i].bytes);
+	const float *in[1] = {x};
+	float *out[1] = {r->y};
+	prog_run_from(r->p, r->first, in, out, r->arena);
+}
+
+static double noise(const float *ref, const float *y, int64_t n)
+{
+	double e2 = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double e = (double)y[i] - ref[i];
+		e2 += e * e;
+	}
+	return e2;
+}
+
+static double db_ratio(double sig, double noise_)
+{
+	return noise_ == 0 ? INFINITY : 10 * log10(sig / noise_);
+}
+
 static void db(FILE *f, const char *fmt_, double v, bool json)
 {
 	char buf[32];
@@ -219,10 +310,10 @@ static void db(FILE *f, const char *fmt_, double v, bool json)
 	fprintf(f, fmt_, buf);
 }
 
-/* The per-layer table runs the float graph twice per layer: on at most
-   this many of the samples (the first ones), so that --report stays
-   quick on the examples (docs/inspecting.md). */
-enum { LAYER_SAMPLES = 64 };
+/* The per-layer table runs (the tail of) the float graph twice per
+   layer, on at most this many of the samples (the first ones): all of the
+   examples' calibration sets, a bounded cost for larger ones. */
+enum { LAYER_SAMPLES = 200 };
 
 /* a JSON string: quotes, backslashes and control characters escaped */
 static void jstr(FILE *f, const char *s)
@@ -251,30 +342,61 @@ void report_simulation(Graph *fg, Graph *qg, const float *x, int64_t S, const ch
 {
 	if (fg->noutputs != 1 || qg->noutputs != 1 || fg->ninputs != 1)
 		fatal("%s: the simulation report takes single-input, single-output models", fg->name);
-	int64_t ny = S * type_numel(&fg->outputs[0]->type);
+	int64_t len = type_numel(&fg->inputs[0]->type), ny1 = type_numel(&fg->outputs[0]->type);
 	int npairs;
 	fg = float_reference(fg, &npairs);
-	float *yf = run_graph(fg, x, S);
 	float *yq = run_samples(qg, lower(qg, target_find("ref"), qg->name, false), x, S);
 	int n;
 	Site *s = sites(fg, qg, &n);
 	bool *on = alloc_array((size_t)n + 1, sizeof *on);
 	for (int i = 0; i < n; i++)
 		on[i] = true;
-	float *ys = run_graph(configure(fg, s, n, on), x, S);
+	Run *rf = run_new(fg, NULL), *rs = run_new(configure(fg, s, n, on), NULL);
+	/* per layer: alone (from the float run), up to it (from the run up
+	   to the layer before) */
 	Site **layers = NULL;
-	int nl = 0;
-	int64_t SL = S < LAYER_SAMPLES ? S : LAYER_SAMPLES, nyl = ny / S * SL;
+	Run **alone = NULL, **upto = NULL;
+	int nl = 0, na = 0, nu = 0;
+	Run *prev = rf;
 	for (int i = 0; i < n; i++) {
 		if (!s[i].layer)
 			continue;
 		memset(on, 0, (size_t)n * sizeof *on);
 		on[i] = true;
-		s[i].alone = sqnr(yf, run_graph(configure(fg, s, n, on), x, SL), nyl);
+		PUSH(alone, na) = run_new(configure(fg, s, n, on), rf);
 		for (int k = 0; k <= i; k++)
 			on[k] = true;
-		s[i].upto = sqnr(yf, run_graph(configure(fg, s, n, on), x, SL), nyl);
+		PUSH(upto, nu) = prev = run_new(configure(fg, s, n, on), prev);
 		PUSH(layers, nl) = &s[i];
+	}
+	int64_t SL = S < LAYER_SAMPLES ? S : LAYER_SAMPLES;
+	double sig = 0, sig_l = 0, sig_s = 0, nq = 0, nqs = 0;
+	for (int64_t k = 0; k < S; k++) {
+		run_sample(rf, x + k * len);
+		run_sample(rs, x + k * len);
+		double e = 0;
+		for (int64_t i = 0; i < ny1; i++) {
+			double f0 = rf->y[i], s0 = rs->y[i];
+			e += f0 * f0;
+			sig_s += s0 * s0;
+		}
+		sig += e;
+		rs->noise += noise(rf->y, rs->y, ny1);
+		nq += noise(rf->y, yq + k * ny1, ny1);
+		nqs += noise(rs->y, yq + k * ny1, ny1);
+		if (k >= SL)
+			continue;
+		sig_l += e;
+		for (int i = 0; i < nl; i++) {
+			run_sample(alone[i], x + k * len);
+			alone[i]->noise += noise(rf->y, alone[i]->y, ny1);
+			run_sample(upto[i], x + k * len);
+			upto[i]->noise += noise(rf->y, upto[i]->y, ny1);
+		}
+	}
+	for (int i = 0; i < nl; i++) {
+		layers[i]->alone = db_ratio(sig_l, alone[i]->noise);
+		layers[i]->upto = db_ratio(sig_l, upto[i]->noise);
 	}
 	qsort(layers, (size_t)nl, sizeof *layers, by_cost);
 	const char *out = qg->outputs[0]->name;
@@ -284,9 +406,9 @@ void report_simulation(Graph *fg, Graph *qg, const float *x, int64_t S, const ch
 		fprintf(f, ",\n  \"output\": ");
 		jstr(f, fmt("%%%s", out));
 		fprintf(f, ",\n  \"qdq_pairs_removed\": %d,\n", npairs);
-		db(f, "  \"int8_sqnr_db\": %s,\n", sqnr(yf, yq, ny), true);
-		db(f, "  \"simulated_sqnr_db\": %s,\n", sqnr(yf, ys, ny), true);
-		db(f, "  \"int8_vs_simulated_sqnr_db\": %s,\n", sqnr(ys, yq, ny), true);
+		db(f, "  \"int8_sqnr_db\": %s,\n", db_ratio(sig, nq), true);
+		db(f, "  \"simulated_sqnr_db\": %s,\n", db_ratio(sig, rs->noise), true);
+		db(f, "  \"int8_vs_simulated_sqnr_db\": %s,\n", db_ratio(sig_s, nqs), true);
 		fprintf(f, "  \"layer_samples\": %lld,\n  \"layers\": [", (long long)SL);
 		for (int i = 0; i < nl; i++) {
 			fprintf(f, "%s\n    {\"layer\": ", i ? "," : "");
@@ -303,9 +425,9 @@ void report_simulation(Graph *fg, Graph *qg, const float *x, int64_t S, const ch
 		fprintf(f, " (here: the QDQ model with its %d activation quantize/dequantize pairs taken out, "
 			   "its weights as given)", npairs);
 	fprintf(f, ":\n");
-	db(f, "  int8 (integer run)         %8s dB\n", sqnr(yf, yq, ny), false);
-	db(f, "  simulated (fake quant)     %8s dB\n", sqnr(yf, ys, ny), false);
-	db(f, "  int8 vs simulated          %8s dB  (what the integer arithmetic adds)\n", sqnr(ys, yq, ny), false);
+	db(f, "  int8 (integer run)         %8s dB\n", db_ratio(sig, nq), false);
+	db(f, "  simulated (fake quant)     %8s dB\n", db_ratio(sig, rs->noise), false);
+	db(f, "  int8 vs simulated          %8s dB  (what the integer arithmetic adds)\n", db_ratio(sig_s, nqs), false);
 	int w = 6;
 	for (int i = 0; i < nl; i++)
 		w = (int)fmax(w, (double)strlen(layers[i]->qop->out->name) + 1);
