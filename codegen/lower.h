@@ -109,6 +109,9 @@ void select_kernel(const Target *t, Prog *p, Step *s);
 /* tools/interp.c: runs a program with the reference kernels; in/out are
    float buffers, one per input/output. */
 void prog_run(const Prog *p, const float *const *in, float *const *out, void *arena);
+/* the same from step `first` on: the steps before it have run (or the
+   arena holds what they would have written: simulate.c) */
+void prog_run_from(const Prog *p, int first, const float *const *in, float *const *out, void *arena);
 
 /* codegen/emit_c.c, codegen/emit_llvm.c: write into dir (which exists,
    and is a temporary directory that the driver renames on success). */

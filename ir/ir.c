@@ -320,9 +320,8 @@ static Value *cloned(Value **map, Value *v)
 	return c;
 }
 
-Graph *graph_clone(const Graph *src)
+Graph *graph_clone(Graph *g)
 {
-	Graph *g = (Graph *)src;
 	graph_number(g);
 	Graph *c = alloc(sizeof *c);
 	*c = *g;
@@ -347,5 +346,6 @@ Graph *graph_clone(const Graph *src)
 	}
 	for (int i = 0; i < g->noutputs; i++)
 		PUSH(c->outputs, c->noutputs) = cloned(map, g->outputs[i]);
+	c->planned = false; /* the copy gets new ops: plan it again */
 	return c;
 }

@@ -254,12 +254,13 @@ void graph_replace_uses(Graph *g, Value *from, Value *to); /* in ops and outputs
 int graph_count_uses(Graph *g, const Value *v);
 void graph_remove_dead(Graph *g);  /* ops and consts not reaching an output */
 void graph_number(Graph *g);       /* sets Value.id and nvalues */
+/* A copy of g that passes can change without touching g: new values,
+   quantization parameters and ops; constant data shared (passes replace a
+   constant's data, they never write into it). */
+Graph *graph_clone(Graph *g);
 char *graph_unique_name(Graph *g, const char *base);
 Value *graph_find(Graph *g, const char *name, bool is_const);
-/* A copy of g that passes can change without touching g: new values and
-   ops, constant data shared (passes replace a constant's data, they never
-   write into it). */
-Graph *graph_clone(const Graph *g);
+
 
 /* ---- frontend (frontend/) ---- */
 
@@ -275,6 +276,19 @@ Graph *load_model(const char *path, bool nchw);
 /* tools/import.c: g as model text OUT, its .npy constants in STEM.data/
    beside it (OUT = STEM.q8), written atomically */
 void import_model(Graph *g, const char *out);
+/* tools/diff.c: q8c diff: what changed from graph a to graph b */
+void diff_graphs(Graph *a, Graph *b, FILE *f);
+/* tools/simulate.c: fake quantization (docs/inspecting.md).  simulate:
+   the outputs of float graph fg run on S samples x with every tensor and
+   constant that qg (its integer graph) quantizes rounded to qg's grid;
+   report_simulation: the output SQNR of the integer run and of the
+   simulation against fp32, and per layer (alone, and every layer up to
+   it), costliest first; `what` names the samples. */
+float *simulate(Graph *fg, Graph *qg, const float *x, int64_t S);
+void report_simulation(Graph *fg, Graph *qg, const float *x, int64_t S, const char *what, bool json, FILE *f);
+/* tools/render.c: q8c dot: g as OUT.dot, or OUT.svg / OUT.png rendered by
+   Graphviz's dot (a clear error when it is missing); atomically */
+void render_dot(Graph *g, const char *out);
 /* Type and shape inference for one op: sets op->out->type (dtype and
    shape; the quant part is left to the caller).  Errors name the op,
    its location and the disagreeing shapes. */
@@ -296,6 +310,12 @@ void npy_write(const char *path, Dtype dt, int rank, const int64_t *dims, const 
    npy_dir/PREFIXNAME.npy when npy_dir is non-NULL (else inline), so that
    several dumps can share a directory. */
 void print_graph(FILE *f, Graph *g, const char *npy_dir, const char *npy_prefix);
+/* op's right-hand side as the printer writes it: NAME(%a, @b, attrs) */
+void print_call(FILE *f, const Op *op);
+/* ir/dot.c: g as a Graphviz digraph (one box per op; docs/inspecting.md);
+   value_label: "i8[1, 8] scale=0.0146 zp=0 range=[0, 1.85]", short */
+void print_dot(FILE *f, Graph *g);
+char *value_label(const Value *v);
 
 /* ---- passes (passes/) ---- */
 
@@ -315,6 +335,10 @@ typedef struct {
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */
 	const char *dump_dir;       /* --dump-dir, or NULL for stderr */
 	bool report;                /* --report */
+	bool report_json;           /* --report-format json */
+	bool dot;                   /* --dot: NN-PASS.dot beside each dump */
+	bool time_passes;           /* --time-passes: each pass's wall time on stderr */
+	const char *stop_after;     /* q8c dot --after PASS: stop there (NULL: run all) */
 	bool bias_corr;             /* --bias-correction: passes/biascorr.c */
 	/* filled by the calibrate pass for the report */
 	void *calib_data; int64_t ncalib;
@@ -365,7 +389,7 @@ void calib_each(Graph *g, Options *o, Value **vs, int n, void (*fn)(void *ctx, i
    loaded on first use. */
 const float *calib_samples(Graph *g, Options *o);
 /* passes/precision.c: the per-layer weight bits --error-budget chose
-   and why (nothing without --error-budget). */
+   and why, as text or (o->report_json) a "precision" member. */
 void report_precision(const Options *o, FILE *f);
 
 #endif

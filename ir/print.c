@@ -207,6 +207,18 @@ static void attrs(FILE *f, const Op *op)
 		fprintf(f, ", xzp=%d", a->xzp);
 }
 
+void print_call(FILE *f, const Op *op)
+{
+	fprintf(f, "%s(", opinfo[op->kind].name);
+	for (int j = 0; j < op->nin; j++) {
+		if (j)
+			fputs(", ", f);
+		ref(f, op->in[j]);
+	}
+	attrs(f, op);
+	fputc(')', f);
+}
+
 static void arena_note(FILE *f, const Graph *g, const Value *v)
 {
 	if (g->planned && v->off >= 0)
@@ -235,14 +247,9 @@ void print_graph(FILE *f, Graph *g, const char *npy_dir, const char *npy_prefix)
 		ref(f, op->out);
 		fputs(" : ", f);
 		type(f, &op->out->type, op->out);
-		fprintf(f, " = %s(", opinfo[op->kind].name);
-		for (int j = 0; j < op->nin; j++) {
-			if (j)
-				fputs(", ", f);
-			ref(f, op->in[j]);
-		}
-		attrs(f, op);
-		fputs(");", f);
+		fputs(" = ", f);
+		print_call(f, op);
+		fputc(';', f);
 		arena_note(f, g, op->out);
 	}
 	fputc('\n', f);

@@ -12,6 +12,8 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* dequantize(@const) is a weight, not an activation. */
 static bool is_weight(const Value *v)
@@ -240,6 +242,45 @@ typedef struct {
 	double *bins;
 } Stat;
 
+/* Progress of the runs over the samples, on stderr when it is a
+   terminal (never in pipes, logs or tests): samples done and the rate,
+   at most ten times a second; the line is erased when done. */
+typedef struct {
+	bool on;
+	const char *what;
+	double start, last;
+} Progress;
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static Progress progress_begin(const char *what)
+{
+	Progress p = {.on = isatty(2), .what = what};
+	p.start = p.last = now();
+	return p;
+}
+
+static void progress(Progress *p, int64_t done, int64_t total)
+{
+	if (!p->on)
+		return;
+	double t = now();
+	if (done < total && t - p->last < 0.1)
+		return;
+	p->last = t;
+	if (done == total) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	fprintf(stderr, "\r\033[Kcalibrate: %s: %lld/%lld samples, %.0f samples/s", p->what, (long long)done,
+		(long long)total, t > p->start ? (double)done / (t - p->start) : 0.0);
+}
+
 static void calibrate(Graph *g, Options *o, Stat *st, int ns)
 {
 	int64_t S;
@@ -253,7 +294,10 @@ static void calibrate(Graph *g, Options *o, Stat *st, int ns)
 		st[i].min = INFINITY;
 		st[i].max = -INFINITY;
 	}
+	bool hist = o->calib != CAL_MAX;
+	Progress pr = progress_begin(hist ? "ranges (1/2)" : "ranges");
 	for (int64_t s = 0; s < S; s++) {
+		progress(&pr, s, S);
 		run(&r, data + s * len);
 		for (int i = 0; i < ns; i++) {
 			const float *x = tensor(&r, st[i].v);
@@ -269,14 +313,18 @@ static void calibrate(Graph *g, Options *o, Stat *st, int ns)
 			}
 		}
 	}
-	if (o->calib != CAL_MAX) {
+	progress(&pr, S, S);
+	if (hist) {
 		for (int i = 0; i < ns; i++)
 			st[i].bins = alloc_array(CAL_BINS, sizeof *st[i].bins);
+		pr = progress_begin("histograms (2/2)");
 		for (int64_t s = 0; s < S; s++) {
+			progress(&pr, s, S);
 			run(&r, data + s * len);
 			for (int i = 0; i < ns; i++)
 				hist_add(st[i].bins, CAL_BINS, st[i].amax, tensor(&r, st[i].v), st[i].n);
 		}
+		progress(&pr, S, S);
 	}
 	double pct = o->percentile > 0 ? o->percentile : 99.99;
 	for (int i = 0; i < ns; i++) {
@@ -433,7 +481,10 @@ void report_sqnr(Graph *fg, Graph *qg, Options *o, FILE *f)
 	int w = 6;
 	for (int i = 0; i < nr; i++)
 		w = (int)fmax(w, (double)strlen(rows[i].q->name) + 1);
-	fprintf(f, "%-*s  %-4s  %-25s  %-12s  %5s  %9s\n", w, "tensor", "type", "range", "scale", "zp", "SQNR (dB)");
+	if (o->report_json)
+		fprintf(f, "  \"tensors\": [");
+	else
+		fprintf(f, "%-*s  %-4s  %-25s  %-12s  %5s  %9s\n", w, "tensor", "type", "range", "scale", "zp", "SQNR (dB)");
 	for (int i = 0; i < nr; i++) {
 		Value *v = rows[i].q, *fv = rows[i].f;
 		char range[64] = "-", scale[32] = "-", zp[16] = "-", sqnr[32] = "-";
@@ -466,8 +517,24 @@ void report_sqnr(Graph *fg, Graph *qg, Options *o, FILE *f)
 		}
 		char name[256];
 		snprintf(name, sizeof name, "%%%s", v->name);
+		if (o->report_json) {
+			/* numbers as numbers, absent ones as null; per-channel scales as the channel count */
+			fprintf(f, "%s\n    {\"tensor\": \"%s\", \"type\": \"%s\"", i ? "," : "", name, dtype_name(v->type.dt));
+			if (has)
+				fprintf(f, ", \"range\": [%.9g, %.9g]", lo, hi);
+			else
+				fprintf(f, ", \"range\": null");
+			if (v->type.q && v->type.q->n == 1)
+				fprintf(f, ", \"scale\": %.9g, \"zp\": %d", v->type.q->scale[0], v->type.q->zp[0]);
+			else if (v->type.q)
+				fprintf(f, ", \"channels\": %d", v->type.q->n);
+			fprintf(f, ", \"sqnr_db\": %s}", strcmp(sqnr, "-") == 0 || strcmp(sqnr, "inf") == 0 ? "null" : sqnr);
+			continue;
+		}
 		fprintf(f, "%-*s  %-4s  %-25s  %-12s  %5s  %9s\n", w, name, dtype_name(v->type.dt), range, scale, zp, sqnr);
 	}
-	if (!data)
+	if (o->report_json)
+		fprintf(f, "\n  ]");
+	else if (!data)
 		fprintf(f, "(no calibration data: SQNR not measured; pass --calib DATA.npy)\n");
 }

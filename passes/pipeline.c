@@ -5,6 +5,7 @@
 #include "ir.h"
 
 #include <string.h>
+#include <time.h>
 
 const Pass passes[] = {
 	{"fold", pass_fold, true},             /* batchnorm, constant scales, dequantized constants, dead values */
@@ -36,14 +37,42 @@ static void dump(Graph *g, Options *o, int i)
 	print_graph(f, g, o->dump_dir, fmt("%02d-%s.", i + 1, passes[i].name));
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		fatal("%s: cannot write the dump", path);
+	if (!o->dot)
+		return;
+	path = fmt("%s/%02d-%s.dot", o->dump_dir, i + 1, passes[i].name);
+	tmp = fmt("%s.tmp", path);
+	if (!(f = fopen(tmp, "w")))
+		fatal("%s: cannot write the picture", tmp);
+	print_dot(f, g);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		fatal("%s: cannot write the picture", path);
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 void run_pipeline(Graph *g, Options *o)
 {
+	double total = 0;
+	if (o->stop_after && strcmp(o->stop_after, "none") == 0)
+		return; /* q8c dot --after none: the model as read */
 	for (int i = 0; i < npasses; i++) {
 		if (o->is_float && !passes[i].on_float)
 			continue;
+		double t0 = now();
 		passes[i].run(g, o);
+		double t = now() - t0; /* the pass alone, not its dump */
+		total += t;
+		if (o->time_passes)
+			fprintf(stderr, "time: %-10s %9.3f ms  (%d ops)\n", passes[i].name, 1e3 * t, g->nops);
 		dump(g, o, i);
+		if (o->stop_after && strcmp(o->stop_after, passes[i].name) == 0)
+			break;
 	}
+	if (o->time_passes)
+		fprintf(stderr, "time: %-10s %9.3f ms\n", "passes", 1e3 * total);
 }

@@ -169,6 +169,15 @@ void report_precision(const Options *o, FILE *f)
 		all += 2 * ch->l[i].bytes;
 		w = (int)fmax(w, (double)strlen(ch->l[i].name) + 1);
 	}
+	if (o->report_json) {
+		fprintf(f, "  \"precision\": {\"budget_db\": %g, \"base_db\": %.4f, \"final_db\": %.4f, "
+			"\"layers\": [", ch->budget, ch->base, ch->final);
+		for (int i = 0; i < ch->n; i++)
+			fprintf(f, "%s\n    {\"layer\": \"%s\", \"bits\": %d, \"weights\": %lld, \"sqnr_if_4_db\": %.4f}",
+				i ? "," : "", ch->l[i].name, ch->l[i].bits, (long long)(2 * ch->l[i].bytes), ch->l[i].sqnr4);
+		fprintf(f, "]}");
+		return;
+	}
 	/* 4-bit weights are held one per byte until int4 packing exists */
 	fprintf(f, "precision (--error-budget %g dB): output SQNR %.2f dB with 8-bit weights, %.2f dB as chosen; "
 		"conv/dense weights %lld bytes at 8 bits, %lld once 4-bit weights are packed two per byte "

@@ -36,7 +36,12 @@ static void *resolve(const Prog *p, Arg a, const float *const *in, float *const 
 
 void prog_run(const Prog *p, const float *const *in, float *const *out, void *arena)
 {
-	for (int i = 0; i < p->nsteps; i++) {
+	prog_run_from(p, 0, in, out, arena);
+}
+
+void prog_run_from(const Prog *p, int first, const float *const *in, float *const *out, void *arena)
+{
+	for (int i = first; i < p->nsteps; i++) {
 		const Step *s = &p->steps[i];
 		q8_params prm = s->p;
 		for (int k = 0; k < Q8_NP; k++)

@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
 	"usage: q8c compile MODEL -o OUTDIR [options]\n"
 	"       q8c run MODEL --input X.npy --output Y.npy [options]\n"
 	"       q8c import MODEL.onnx -o OUT.q8 [--input-layout nhwc|nchw]\n"
+	"       q8c dot MODEL -o FILE.svg|.png|.dot [--after PASS|none] [options]\n"
+	"       q8c diff A.q8 B.q8\n"
 	"       q8c passes\n"
 	"       q8c --help | --version\n"
 	"\n"
@@ -41,14 +44,24 @@ static const char usage[] =
 	"  --input-layout L       MODEL.onnx: nhwc (default) or nchw inputs (docs/onnx.md)\n"
 	"  --dump-after PASS|all  write the IR after a pass (see 'q8c passes')\n"
 	"  --dump-dir DIR         ... as DIR/NN-PASS.q8 instead of to stderr\n"
+	"  --dot                  with --dump-dir: also DIR/NN-PASS.dot (Graphviz)\n"
+	"  --after PASS|none      q8c dot: the graph after PASS (default: after the last),\n"
+	"                         or as read (none: a dump as it is)\n"
+	"  --time-passes          print each pass's wall time on stderr (compile: also\n"
+	"                         lowering and emission)\n"
 	"  --report               print ranges, scales and the int8-vs-fp32 SQNR per tensor,\n"
-	"                         and the memory plan\n"
+	"                         the output SQNR of the integer run and of the simulation,\n"
+	"                         the error each layer causes, and the memory plan\n"
+	"  --report-format F      text (default) or json\n"
+	"  --simulate             run: fake quantization in float at the pipeline's scales\n"
+	"                         (the outputs of the simulation instead of the integer run)\n"
 	"\n"
 	"exit status: 0 success, 1 bad input (model, data, flags), 2 internal error\n";
 
 typedef struct {
 	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
 	bool nchw, layout_given; /* --input-layout nchw */
+	bool simulate;           /* run --simulate */
 	Options o;
 } Args;
 
@@ -65,6 +78,14 @@ static const char *need(int argc, char **argv, int *i)
 	if (*i + 1 >= argc)
 		bad_usage("%s needs a value", argv[*i]);
 	return argv[++*i];
+}
+
+static bool find_pass(const char *name)
+{
+	for (int k = 0; k < npasses; k++)
+		if (strcmp(passes[k].name, name) == 0)
+			return true;
+	return false;
 }
 
 static void parse_args(Args *a, int argc, char **argv)
@@ -149,6 +170,19 @@ static void parse_args(Args *a, int argc, char **argv)
 			a->o.dump_after = need(argc, argv, &i);
 		else if (strcmp(s, "--dump-dir") == 0)
 			a->o.dump_dir = need(argc, argv, &i);
+		else if (strcmp(s, "--simulate") == 0 && strcmp(a->cmd, "run") == 0)
+			a->simulate = true;
+		else if (strcmp(s, "--report-format") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+				bad_usage("--report-format takes text or json, not '%s'", v);
+			a->o.report_json = v[0] == 'j';
+		} else if (strcmp(s, "--dot") == 0)
+			a->o.dot = true;
+		else if (strcmp(s, "--time-passes") == 0)
+			a->o.time_passes = true;
+		else if (strcmp(s, "--after") == 0 && strcmp(a->cmd, "dot") == 0)
+			a->o.stop_after = need(argc, argv, &i);
 		else if (s[0] == '-' && s[1])
 			bad_usage("unknown option '%s'", s);
 		else if (!a->model)
@@ -176,6 +210,16 @@ static void parse_args(Args *a, int argc, char **argv)
 		if (k == npasses)
 			bad_usage("--dump-after: no pass named '%s' (see 'q8c passes')", a->o.dump_after);
 	}
+	if (a->o.report_json && !a->o.report)
+		bad_usage("%s", "--report-format json formats --report: give --report too");
+	if (a->simulate && a->o.is_float)
+		bad_usage("%s", "--simulate runs the float model at the integer graph's scales: it has no meaning with --float");
+	if (a->o.stop_after && strcmp(a->o.stop_after, "none") != 0 && !find_pass(a->o.stop_after))
+		bad_usage("--after: no pass named '%s' (see 'q8c passes', or none)", a->o.stop_after);
+	if (a->o.dot && !a->o.dump_dir)
+		bad_usage("%s", "--dot writes NN-PASS.dot beside each dump: it needs --dump-after PASS|all and --dump-dir DIR");
+	if (a->o.dot && !a->o.dump_after)
+		bad_usage("%s", "--dot writes NN-PASS.dot beside each dump: it needs --dump-after PASS|all");
 	if (a->o.dump_dir) {
 		struct stat st;
 		if (stat(a->o.dump_dir, &st) != 0 && mkdir(a->o.dump_dir, 0777) != 0)
@@ -191,6 +235,26 @@ static bool is_ident(const char *s)
 		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
 			return false;
 	return true;
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The float model after fold: the reference of --report and --simulate. */
+static Graph *float_graph(Args *a)
+{
+	Graph *fg = load_model(a->model, a->nchw);
+	Options fo = a->o;
+	fo.is_float = true;
+	fo.dump_after = NULL;
+	fo.time_passes = false;
+	fo.stop_after = NULL;
+	run_pipeline(fg, &fo);
+	return fg;
 }
 
 /* ---- run ---- */
@@ -210,6 +274,8 @@ static int64_t count_samples(const Type *in, const Type *got, const char *path)
 	      path, type_str(got), type_str(in));
 }
 
+static void report(Args *a, Graph *fg, Graph *g, const float *x, int64_t S, const char *what, const Prog *plan);
+
 static int cmd_run(Args *a)
 {
 	if (!a->input || !a->output)
@@ -224,20 +290,18 @@ static int cmd_run(Args *a)
 	int64_t s = count_samples(&in, &got, a->input);
 
 	Graph *fg = NULL;
-	if (a->o.report && !a->o.is_float) {
-		fg = load_model(a->model, a->nchw);
-		Options fo = a->o;
-		fo.is_float = true;
-		fo.dump_after = NULL;
-		run_pipeline(fg, &fo);
-	}
+	if ((a->o.report || a->simulate) && !a->o.is_float)
+		fg = float_graph(a);
 	run_pipeline(g, &a->o);
-	Prog *p = lower(g, target_find("ref"), g->name, false);
-	float *y = run_samples(g, p, x, s);
-	if (fg) {
-		report_sqnr(fg, g, &a->o, stdout);
-		report_precision(&a->o, stdout);
+	float *y;
+	if (a->simulate) {
+		y = simulate(fg, g, x, s);
+	} else {
+		Prog *p = lower(g, target_find("ref"), g->name, false);
+		y = run_samples(g, p, x, s);
 	}
+	if (a->o.report)
+		report(a, fg, g, x, s, fmt("--input %s", a->input), NULL);
 
 	Type out = g->outputs[0]->type;
 	if (in.dims[0] == 1 && out.rank > 0)
@@ -298,6 +362,39 @@ static void print_plan_report(const Prog *p)
 	       (long long)p->arena_size, (long long)p->arena_lower_bound, (long long)p->weight_bytes);
 }
 
+/* --report: the per-tensor table (calibrate.c), the simulation and the
+   error per layer on S samples x (simulate.c), the memory plan; as text
+   or as one JSON object */
+static void report(Args *a, Graph *fg, Graph *g, const float *x, int64_t S, const char *what, const Prog *plan)
+{
+	bool json = a->o.report_json;
+	/* JSON: each part after the first starts with the comma */
+	const char *sep = json ? ",\n" : "";
+	if (json)
+		printf("{\n  \"model\": \"%s\"", g->name);
+	if (fg) {
+		printf("%s", sep);
+		report_sqnr(fg, g, &a->o, stdout);
+		if (a->o.choice) {
+			printf("%s", sep);
+			report_precision(&a->o, stdout);
+		}
+		if (x && g->ninputs == 1 && g->noutputs == 1) {
+			printf("%s", sep);
+			report_simulation(fg, g, x, S, what, json, stdout);
+		} else if (!json) {
+			printf("(no samples: the simulation and the error per layer are not measured; pass --calib DATA.npy)\n");
+		}
+	}
+	if (plan && json)
+		printf("%s  \"memory\": {\"arena\": %lld, \"lower_bound\": %lld, \"weights\": %lld}", sep,
+		       (long long)plan->arena_size, (long long)plan->arena_lower_bound, (long long)plan->weight_bytes);
+	else if (plan)
+		print_plan_report(plan);
+	if (json)
+		printf("\n}\n");
+}
+
 static int cmd_compile(Args *a)
 {
 	if (!a->outdir)
@@ -314,23 +411,25 @@ static int cmd_compile(Args *a)
 	if (!is_ident(name))
 		fatal("%s: the model's name '%s' is not a C identifier: give --name", a->model, name);
 	Graph *fg = NULL;
-	if (a->o.report && !a->o.is_float) {
-		fg = load_model(a->model, a->nchw);
-		Options fo = a->o;
-		fo.is_float = true;
-		fo.dump_after = NULL;
-		run_pipeline(fg, &fo);
-	}
+	if (a->o.report && !a->o.is_float)
+		fg = float_graph(a);
 	run_pipeline(g, &a->o);
+	double t0 = now();
 	Prog *p = lower(g, t, name, false);
+	if (a->o.time_passes)
+		fprintf(stderr, "time: %-10s %9.3f ms  (%d steps)\n", "lower", 1e3 * (now() - t0), p->nsteps);
 	if (a->o.is_float)
 		p->is_float = true; /* a QDQ-only model looks like an int8 program */
-	if (fg) {
-		report_sqnr(fg, g, &a->o, stdout);
-		report_precision(&a->o, stdout);
+	if (a->o.report) {
+		const float *x = a->o.calib_data;
+		int64_t S = a->o.ncalib;
+		if (fg && !x && a->o.calib_path) { /* every range was fixed: calibrate did not read them */
+			Type got;
+			x = npy_read(a->o.calib_path, NULL, &got);
+			S = count_samples(&g->inputs[0]->type, &got, a->o.calib_path);
+		}
+		report(a, fg, g, x, S, fmt("--calib %s", a->o.calib_path), p);
 	}
-	if (a->o.report)
-		print_plan_report(p);
 
 	/* emit beside OUTDIR, so the final renames stay on one file system */
 	char *base = xstrdup(a->outdir);
@@ -343,12 +442,15 @@ static int cmd_compile(Args *a)
 		fatal("%s: cannot create a temporary directory beside it: %s", a->outdir, strerror(errno));
 	}
 	on_error(remove_tmpdir);
+	t0 = now();
 	emit_header(p, tmpdir);
 	if (strcmp(a->emit, "llvm") == 0)
 		emit_llvm(p, tmpdir);
 	else
 		emit_c(p, tmpdir);
 	commit_outdir(base);
+	if (a->o.time_passes)
+		fprintf(stderr, "time: %-10s %9.3f ms  (--emit %s)\n", "emit", 1e3 * (now() - t0), a->emit);
 	on_error(NULL);
 	return 0;
 }
@@ -377,6 +479,22 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		parse_args(&a, argc, argv);
 		return cmd_run(&a);
+	}
+	if (strcmp(argv[1], "dot") == 0) {
+		parse_args(&a, argc, argv);
+		if (!a.outdir)
+			bad_usage("%s", "dot needs -o FILE.svg|.png|.dot");
+		Graph *g = load_model(a.model, a.nchw);
+		run_pipeline(g, &a.o);
+		render_dot(g, a.outdir);
+		return 0;
+	}
+	if (strcmp(argv[1], "diff") == 0) {
+		if (argc != 4 || argv[2][0] == '-' || argv[3][0] == '-')
+			bad_usage("%s", "diff takes two models: q8c diff A.q8 B.q8");
+		Graph *ga = load_model(argv[2], false), *gb = load_model(argv[3], false);
+		diff_graphs(ga, gb, stdout);
+		return 0;
 	}
 	if (strcmp(argv[1], "import") == 0) {
 		parse_args(&a, argc, argv);
