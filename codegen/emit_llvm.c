@@ -80,6 +80,11 @@ static void init_llvm(void)
 	LLVMInitializeRISCVTarget();
 	LLVMInitializeRISCVTargetMC();
 	LLVMInitializeRISCVAsmPrinter();
+	LLVMInitializeARMTargetInfo();
+	LLVMInitializeARMTarget();
+	LLVMInitializeARMTargetMC();
+	LLVMInitializeARMAsmPrinter();
+	LLVMInitializeARMAsmParser(); /* arm_mve.h has inline asm */
 }
 
 /* LLVM messages are malloc'ed by LLVM: copy into our arena, free theirs */
@@ -131,7 +136,8 @@ static LLVMTargetMachineRef target_machine(const Target *t)
 		die("LLVM target %s (%s): %s", t->name, t->triple, take(err));
 	LLVMTargetMachineRef tm = LLVMCreateTargetMachine(tg, t->triple,
 		t->cpu ? t->cpu : "", t->features ? t->features : "",
-		LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+		LLVMCodeGenLevelAggressive, t->bare ? LLVMRelocStatic : LLVMRelocPIC,
+		LLVMCodeModelDefault);
 	if (!tm)
 		die("LLVM cannot make a target machine for %s", t->name);
 	return tm;

@@ -18,6 +18,11 @@ typedef enum {
 	TG_AARCH64_DOTPROD,
 	TG_RISCV64,         /* rv64gc: portable kernels */
 	TG_RISCV64_V,       /* RVV 1.0 */
+	TG_CORTEX_M4,       /* ARMv7E-M, DSP extension, single-precision FPU */
+	TG_CORTEX_M7,       /* ARMv7E-M, DSP extension, double-precision FPU */
+	TG_CORTEX_M55,      /* ARMv8.1-M, MVE (Helium) */
+	TG_RISCV32,         /* rv32imc, no FPU: portable kernels */
+	TG_RISCV32_IMAC,    /* rv32imac */
 	TG_REF,             /* the interpreter: portable kernels, host */
 	TG_COUNT
 } TargetKind;
@@ -28,7 +33,9 @@ typedef struct {
 	const char *triple;   /* LLVM triple */
 	const char *cpu;      /* LLVM CPU name */
 	const char *features; /* LLVM feature string */
-	const char *isa;      /* runtime kernel file: "ref", "avx2", "avx512", "neon", "dotprod", "rvv" */
+	const char *isa;      /* runtime kernel file: "ref", "avx2", "avx512", "neon", "dotprod", "rvv",
+	                         "dsp", "mve" */
+	bool bare;            /* a bare-metal microcontroller: static code, footprint in the header */
 } Target;
 
 extern const Target targets[TG_COUNT];

@@ -21,7 +21,9 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --target T             x86-64, x86-64-avx2, x86-64-avx512, aarch64,\n"
-	"                         aarch64-dotprod, riscv64, riscv64-v (default: the host)\n"
+	"                         aarch64-dotprod, riscv64, riscv64-v, and bare metal:\n"
+	"                         cortex-m4, cortex-m7, cortex-m55, riscv32, riscv32-imac\n"
+	"                         (default: the host)\n"
 	"  --emit c|llvm          portable C with intrinsics, or an object built by LLVM (default c)\n"
 	"  --name NAME            symbol prefix and file names (default: the model's name)\n"
 	"  --calib DATA.npy       calibration samples, shape [S, ...input shape without batch]\n"
@@ -278,7 +280,7 @@ static int cmd_compile(Args *a)
 	const Target *t = a->target ? target_find(a->target) : target_host();
 	if (!t || t->kind == TG_REF)
 		bad_usage("unknown --target '%s' (x86-64, x86-64-avx2, x86-64-avx512, aarch64, "
-			  "aarch64-dotprod, riscv64, riscv64-v)", a->target);
+			  "aarch64-dotprod, riscv64, riscv64-v, cortex-m4, cortex-m7, cortex-m55, riscv32, riscv32-imac)", a->target);
 	if (a->name && !is_ident(a->name))
 		bad_usage("--name '%s' is not a C identifier", a->name);
 
