@@ -8,18 +8,26 @@
 #include "q8rt.h"
 #include "mcu.h"
 #include <arm_acle.h>
-#include <string.h>
+
+/* rotate right by 8 (gcc 12's arm_acle.h has no __ror); one ROR, or
+   folded into SXTB16's own rotation */
+static inline int32_t dsp_ror8(int32_t v)
+{
+	return (int32_t)((uint32_t)v >> 8 | (uint32_t)v << 24);
+}
+
+/* an unaligned word load (ARMv7E-M's LDR allows it): not memcpy, which
+   -ffreestanding (no builtins) turns into a call */
+typedef int32_t __attribute__((aligned(1), may_alias)) dsp_word;
 
 static inline uint32_t dsp_dot(uint32_t acc, const int8_t *x, const int8_t *w, int32_t n)
 {
 	int32_t i = 0;
 	for (; i + 4 <= n; i += 4) {
-		int32_t xv, wv;
-		memcpy(&xv, x + i, 4);
-		memcpy(&wv, w + i, 4);
+		int32_t xv = *(const dsp_word *)(x + i), wv = *(const dsp_word *)(w + i);
 		int32_t s = (int32_t)acc;
 		s = __smlad(__sxtb16(xv), __sxtb16(wv), s);
-		s = __smlad(__sxtb16(__ror((uint32_t)xv, 8)), __sxtb16(__ror((uint32_t)wv, 8)), s);
+		s = __smlad(__sxtb16(dsp_ror8(xv)), __sxtb16(dsp_ror8(wv)), s);
 		acc = (uint32_t)s;
 	}
 	for (; i < n; i++)

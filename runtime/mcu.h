@@ -11,7 +11,6 @@
 #define Q8_MCU_H
 
 #include "q8rt.h"
-#include <string.h>
 
 #define Q8_MCU_COL 1024
 
@@ -46,10 +45,16 @@ mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot)
 				int32_t ih = oh * p->i[Q8_SH] - p->i[Q8_PT] + kh * p->i[Q8_DH];
 				for (int32_t kw = 0; kw < KW; kw++, d += cg) {
 					int32_t iw = ow * p->i[Q8_SW] - p->i[Q8_PL] + kw * p->i[Q8_DW];
-					if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-						memset(d, (int8_t)p->i[Q8_AZP], (size_t)cg);
-					else
-						memcpy(d, x + (((int64_t)bn * H + ih) * W + iw) * C + g * cg, (size_t)cg);
+					/* loops, not memcpy: a window row is a few bytes, and
+					   -ffreestanding makes memcpy a call */
+					if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+						for (int32_t c = 0; c < cg; c++)
+							d[c] = (int8_t)p->i[Q8_AZP];
+					} else {
+						const int8_t *s = x + (((int64_t)bn * H + ih) * W + iw) * C + g * cg;
+						for (int32_t c = 0; c < cg; c++)
+							d[c] = s[c];
+					}
 				}
 			}
 			for (int32_t j = 0; j < og; j++) {
