@@ -433,6 +433,48 @@ static void build_module(Ctx *c, LLVMModuleRef kmod)
 	LLVMDisposeBuilder(c->b);
 }
 
+/* Hard-float ARM: a target machine made through LLVM 16's C API uses
+   the soft-float calling convention (its float-ABI option is not in the
+   C API), so a call to picolibc's nearbyintf would pass the float in r0
+   where the hard-float library reads s0.  Every function and call of the
+   C convention gets the AAPCS-VFP one (clang's own, for eabihf), and the
+   object says so (Tag_ABI_VFP_args), else GNU ld refuses to link it with
+   a -mfloat-abi=hard program.  Intrinsics keep theirs. */
+static void arm_hard_float(LLVMModuleRef m)
+{
+	for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+		if (LLVMGetIntrinsicID(f) == 0 && LLVMGetFunctionCallConv(f) == LLVMCCallConv)
+			LLVMSetFunctionCallConv(f, LLVMARMAAPCSVFPCallConv);
+		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
+			for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i)) {
+				if (!LLVMIsACallInst(i) || LLVMGetInstructionCallConv(i) != LLVMCCallConv)
+					continue;
+				LLVMValueRef callee = LLVMGetCalledValue(i);
+				if (LLVMIsAFunction(callee) && LLVMGetIntrinsicID(callee) != 0)
+					continue;
+				LLVMSetInstructionCallConv(i, LLVMARMAAPCSVFPCallConv);
+			}
+	}
+	const char *a = ".eabi_attribute 28, 1 @ Tag_ABI_VFP_args: VFP registers\n";
+	LLVMSetModuleInlineAsm2(m, a, strlen(a));
+}
+
+/* Bare metal: one section per function and per constant (as gcc's
+   -ffunction-sections -fdata-sections), so that a firmware linked with
+   --gc-sections keeps NAME_run_int8 without NAME_run and its float code. */
+static void bare_sections(LLVMModuleRef m, const Target *t)
+{
+	for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
+		if (!LLVMIsDeclaration(f))
+			LLVMSetSection(f, fmt(".text.%s", LLVMGetValueName(f)));
+	for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g))
+		if (!LLVMIsDeclaration(g))
+			LLVMSetSection(g, fmt("%s.%s", LLVMIsGlobalConstant(g) ? ".rodata" : ".data",
+			                      LLVMGetValueName(g)));
+	if (strncmp(t->triple, "thumb", 5) == 0 && strstr(t->triple, "eabihf"))
+		arm_hard_float(m);
+}
+
 void emit_llvm(const Prog *p, const char *dir)
 {
 	check_prog(p);
@@ -475,6 +517,8 @@ void emit_llvm(const Prog *p, const char *dir)
 		die("LLVM passes: %s", copy);
 	}
 	LLVMDisposePassBuilderOptions(opts);
+	if (t->bare)
+		bare_sections(c.m, t);
 
 	char *ll = fmt("%s/%s.ll", dir, p->name), *obj = fmt("%s/%s.o", dir, p->name);
 	if (LLVMPrintModuleToFile(c.m, ll, &err))
