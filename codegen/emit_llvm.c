@@ -6,7 +6,10 @@
    emitter's output: one constant q8_params per step, the blobs as
    private constants, and NAME_run / NAME_run_int8 calling the kernels
    in order (docs/llvm.md). */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
@@ -42,9 +45,52 @@ typedef struct {
 	LLVMValueRef kdef;     /* a kernel definition, for its target attributes */
 } Ctx;
 
+static void quiet_stderr(bool on);
+
 static void on_fatal(const char *reason)
 {
+	quiet_stderr(false);
 	die("LLVM: %s", reason);
+}
+
+/* While measuring a footprint, the frame sizes that "warn-stack-size"
+   makes codegen report: "stack frame size (N) exceeds limit (0) in
+   function 'F'" */
+static bool measuring;
+
+/* While measuring, stderr goes to /dev/null: LLVM 16 follows each frame
+   report with a line of its own on stderr ("N/M spills, ...").  Errors
+   restore it first. */
+static int saved_stderr = -1;
+
+static void quiet_stderr(bool on)
+{
+	fflush(stderr);
+	if (on && saved_stderr < 0) {
+		int null = open("/dev/null", O_WRONLY);
+		saved_stderr = dup(2);
+		if (null >= 0 && saved_stderr >= 0)
+			dup2(null, 2);
+		if (null >= 0)
+			close(null);
+	} else if (!on && saved_stderr >= 0) {
+		dup2(saved_stderr, 2);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+}
+
+static bool frame_report(const char *msg)
+{
+	const char *a = strstr(msg, "stack frame size ("), *q = strstr(msg, "in function '");
+	if (!measuring || !a || !q)
+		return false;
+	long long n = strtoll(a + 18, NULL, 10);
+	const char *e = strchr(q + 13, '\'');
+	if (!e)
+		return false;
+	footprint_frame(xstrndup(q + 13, (size_t)(e - q - 13)), n);
+	return true;
 }
 
 /* Link errors arrive here; warnings are shown, remarks dropped. */
@@ -55,6 +101,11 @@ static void on_diag(LLVMDiagnosticInfoRef di, void *arg)
 	if (sev != LLVMDSError && sev != LLVMDSWarning)
 		return;
 	char *msg = LLVMGetDiagInfoDescription(di);
+	if (sev == LLVMDSWarning && frame_report(msg)) {
+		LLVMDisposeMessage(msg);
+		return;
+	}
+	quiet_stderr(false);
 	if (sev == LLVMDSError)
 		die("LLVM: %s", msg);
 	fprintf(stderr, "q8c: warning: LLVM: %s\n", msg);
@@ -519,12 +570,27 @@ void emit_llvm(const Prog *p, const char *dir)
 	LLVMDisposePassBuilderOptions(opts);
 	if (t->bare)
 		bare_sections(c.m, t);
+	if (p->fp) {
+		/* every frame reported to frame_report (footprint.c) */
+		LLVMAttributeRef a = LLVMCreateStringAttribute(c.cx, "warn-stack-size", 15, "0", 1);
+		for (LLVMValueRef f = LLVMGetFirstFunction(c.m); f; f = LLVMGetNextFunction(f))
+			if (!LLVMIsDeclaration(f))
+				LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, a);
+		measuring = true;
+		quiet_stderr(true);
+	}
 
 	char *ll = fmt("%s/%s.ll", dir, p->name), *obj = fmt("%s/%s.o", dir, p->name);
 	if (LLVMPrintModuleToFile(c.m, ll, &err))
 		die("LLVM cannot write %s: %s", ll, take(err));
 	if (LLVMTargetMachineEmitToFile(tm, c.m, obj, LLVMObjectFile, &err))
 		die("LLVM cannot write %s: %s", obj, take(err));
+	if (p->fp) {
+		quiet_stderr(false);
+		measuring = false;
+		footprint_calls(c.m, fmt("%s_run%s", p->name, p->is_float ? "" : "_int8"), p->fp);
+		footprint_object(obj, p->arena_size > 64 ? (p->arena_size + 63) / 64 * 64 : 64, p->fp);
+	}
 
 	LLVMDisposeModule(c.m);
 	LLVMContextDispose(c.cx);

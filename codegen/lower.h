@@ -77,6 +77,16 @@ typedef struct {
 	int32_t zp;
 } IoBuf;
 
+/* codegen/footprint.c: what a bare-metal model costs, measured from the
+   object LLVM builds for the target (docs/embedded.md).  Flash: code
+   (.text*) + constants (.rodata*) + initialized data; RAM: the arena +
+   the worst-case stack of NAME_run_int8 (+ .data/.bss, none today). */
+typedef struct {
+	bool done;
+	int64_t code, consts, data, bss; /* bytes of the object's sections */
+	int64_t stack;       /* worst-case stack of NAME_run_int8, or -1: unknown */
+	int64_t flash, ram;  /* code + consts + data; arena + stack + data + bss */
+} Footprint;
 typedef struct {
 	const char *name;
 	bool is_float;            /* --float: no int8 entry point */
@@ -102,7 +112,17 @@ typedef struct {
 	int nvals;
 	Value **vals;
 	int64_t *val_off;
+	/* bare-metal targets: filled by emit_llvm, printed in NAME.h */
+	Footprint *fp;
 } Prog;
+
+/* codegen/footprint.c: LLVM's report of one function's frame (codegen calls this from its
+   diagnostic handler); and the sum along the deepest call path from
+   entry in module m, plus FP_LIBCALL for the library routines it calls */
+enum { FP_LIBCALL = 128 };
+void footprint_frame(const char *fn, int64_t bytes);
+void footprint_calls(void *module, const char *entry, Footprint *fp);
+void footprint_object(const char *obj, int64_t arena, Footprint *fp);
 
 /* codegen/lower.c */
 Prog *lower(Graph *g, const Target *t, const char *name, bool keep_all);

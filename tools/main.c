@@ -273,6 +273,21 @@ static void print_plan_report(const Prog *p)
 	       (long long)p->arena_size, (long long)p->arena_lower_bound, (long long)p->weight_bytes);
 }
 
+/* --emit c for a bare-metal target: build the LLVM object too, in a
+   directory inside the temporary one, only to measure it */
+static void measure_footprint(Prog *p, const char *tmp)
+{
+	char *dir = fmt("%s/footprint", tmp);
+	if (mkdir(dir, 0700) != 0)
+		fatal("%s: cannot create: %s", dir, strerror(errno));
+	emit_llvm(p, dir);
+	const char *ext[] = {"h", "o", "ll"};
+	for (int i = 0; i < 3; i++)
+		remove(fmt("%s/%s.%s", dir, p->name, ext[i]));
+	if (rmdir(dir) != 0)
+		fatal("%s: cannot remove: %s", dir, strerror(errno));
+}
+
 static int cmd_compile(Args *a)
 {
 	if (!a->outdir)
@@ -316,11 +331,28 @@ static int cmd_compile(Args *a)
 		fatal("%s: cannot create a temporary directory beside it: %s", a->outdir, strerror(errno));
 	}
 	on_error(remove_tmpdir);
+	if (t->bare) {
+		/* the footprint comes from the LLVM object, whichever emitter */
+		p->fp = alloc_array(1, sizeof *p->fp);
+		if (strcmp(a->emit, "llvm") != 0)
+			measure_footprint(p, tmpdir);
+	}
 	emit_header(p, tmpdir);
 	if (strcmp(a->emit, "llvm") == 0)
 		emit_llvm(p, tmpdir);
 	else
 		emit_c(p, tmpdir);
+	if (a->o.report && p->fp && p->fp->done) {
+		const Footprint *fp = p->fp;
+		printf("footprint on %s (LLVM object): flash %lld bytes (code %lld, constants %lld, data %lld), ",
+		       t->name, (long long)fp->flash, (long long)fp->code, (long long)fp->consts, (long long)fp->data);
+		if (fp->stack >= 0)
+			printf("RAM %lld bytes (arena %lld, stack %lld, data+bss %lld)\n", (long long)fp->ram,
+			       (long long)(fp->ram - fp->stack - fp->data - fp->bss), (long long)fp->stack,
+			       (long long)(fp->data + fp->bss));
+		else
+			printf("RAM: arena %lld bytes + an unknown stack\n", (long long)p->arena_size);
+	}
 	commit_outdir(base);
 	on_error(NULL);
 	return 0;
