@@ -21,6 +21,9 @@ shift=0, and checks:
   - NAME_run_int8 linked alone (tests/embedded/int8_only.c, --gc-sections)
     pulls in no float routine, no libm and, on the hard-float Cortex-M, no
     FPU instruction;
+  - on the Cortex-M boards, tests/embedded/kernels.c: runtime/dsp.c or
+    mve.c against ref.c on ~290 random conv2d_i8 / dense_i8 geometries
+    (groups, depthwise, strides, dilations, padding), byte for byte;
   - with --emit llvm, the stack NAME_run_int8 used (painted stack) is at
     most the header's NAME_STACK_BYTES, and NAME_FLASH_BYTES is the
     .text + .rodata of the object as binutils' size counts them; with
@@ -234,6 +237,25 @@ def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work):
     return res
 
 
+def kernels(src, b, work):
+    """tests/embedded/kernels.c: the board's DSP/MVE kernels against ref.c."""
+    res = {'status': 'ok', 'detail': '', 'insns': None, 'stack': None}
+    os.makedirs(work, exist_ok=True)
+    bdir, elf = os.path.join(src, 'tests', 'embedded'), os.path.join(work, 'kernels.elf')
+    r = run(b.cc + CFLAGS + ['-I', bdir, '-I', os.path.join(src, 'runtime'), '-L', bdir, '-T', b.ld,
+                             os.path.join(bdir, 'kernels.c'), '-lm', '-o', elf])
+    if r.returncode != 0:
+        res.update(status='FAIL', detail='build: %s' % cross_c.tail(r.stderr, 800))
+        return res
+    r = run(b.qemu + SEMI + ['-kernel', elf], cwd=work)
+    out = (r.stdout + r.stderr).strip()
+    if r.returncode != 0 or not re.search(r'kernels \d+ cases', out):
+        res.update(status='DIFF', detail='%s (exit %d)' % (cross_c.tail(out), r.returncode))
+    else:
+        res['detail'] = out
+    return res
+
+
 def host_int8(q8c, model, calib, xfile, ref, work):
     """The host build's int8 outputs (cross_c.py's x86-64 driver), or None."""
     t = [t for t in cross_c.TARGETS if t.name == 'x86-64'][0]
@@ -285,11 +307,13 @@ def main():
         jobs = {(l, b.target, e): ex.submit(check, q8c, src, b, e, m, c, x, refs[l], host[l],
                                             os.path.join(scratch, l.replace('/', '_'), b.target, e))
                 for l, m, c, x, es in ms for b in boards for e in es}
-        results = {k: f.result() for k, f in jobs.items()}
+        kj = {('kernels', b.target, 'c'): ex.submit(kernels, src, b, os.path.join(scratch, 'kernels', b.target))
+              for b in boards if b.fpu}
+        results = {k: f.result() for k, f in list(jobs.items()) + list(kj.items())}
     cols = [(b.target, e) for b in boards for e in ('c', 'llvm')]
     w = max(len(m[0]) for m in ms) + 2
     print('%-*s' % (w, 'model') + ''.join('%-16s' % ('%s/%s' % c) for c in cols))
-    for l, *_ in ms:
+    for l in [m[0] for m in ms] + (['kernels'] if any(b.fpu for b in boards) else []):
         print('%-*s' % (w, l) + ''.join('%-16s' % results[(l,) + c]['status'] if (l,) + c in results
                                         else '%-16s' % '-' for c in cols))
     print('(examples: both emitters; random graph k: --emit c for even k, llvm for odd k)')
