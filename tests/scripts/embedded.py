@@ -127,8 +127,10 @@ def text_rodata(size_out):
     return n
 
 
-def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work):
-    """One model on one board with one emitter: {'status', 'detail', 'insns', 'stack', ...}."""
+def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work, qtarget=None):
+    """One model on one board with one emitter: {'status', 'detail', 'insns', 'stack', ...}.
+    qtarget: compile for this --target instead of the board's (bench/embedded.py builds
+    riscv32's portable C for a Cortex-M board)."""
     res = {'status': 'ok', 'detail': '', 'insns': None, 'stack': None}
 
     def fail(status, detail):
@@ -138,7 +140,7 @@ def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work):
         return fail('FAIL', ref['err'])
     os.makedirs(work, exist_ok=True)
     out = os.path.join(work, 'out')
-    r = run([q8c, 'compile', model, '-o', out, '--target', b.target, '--emit', emit, '--name', 'm',
+    r = run([q8c, 'compile', model, '-o', out, '--target', qtarget or b.target, '--emit', emit, '--name', 'm',
              '--calib', calib])
     if r.returncode != 0:
         return fail('FAIL', 'q8c compile: %s' % cross_c.tail(r.stderr))
