@@ -61,8 +61,8 @@ static int64_t deepest(LLVMValueRef f, int depth)
 				/* memcpy/memset intrinsics and other intrinsics that may
 				   become calls, and external functions alike */
 				const char *n = LLVMGetValueName(c);
-				bool free = LLVMGetIntrinsicID(c) != 0 && strncmp(n, "llvm.mem", 8) != 0;
-				d = free ? 0 : FP_LIBCALL;
+				bool inline_op = LLVMGetIntrinsicID(c) != 0 && strncmp(n, "llvm.mem", 8) != 0;
+				d = inline_op ? 0 : FP_LIBCALL;
 			} else {
 				d = deepest(c, depth + 1);
 				if (d < 0)

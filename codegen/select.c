@@ -256,14 +256,11 @@ static void select_mcu(const Target *t, Step *s)
 	const int32_t *i = s->p.i;
 	if (s->pblob[Q8P_W] < 0 || i[Q8_NRQ] < 1)
 		return;
-	if (!strcmp(s->kernel, "dense_i8"))
-		s->kernel = "dense_i8_" ;
-	else if (!strcmp(s->kernel, "conv2d_i8") && i[Q8_GROUPS] > 0 &&
-	         (int64_t)i[Q8_KH] * i[Q8_KW] * (i[Q8_C] / i[Q8_GROUPS]) <= MCU_COL)
-		s->kernel = "conv2d_i8_";
-	else
-		return;
-	s->kernel = fmt("%s%s", s->kernel, sfx);
+	bool dense = !strcmp(s->kernel, "dense_i8");
+	bool conv = !strcmp(s->kernel, "conv2d_i8") && i[Q8_GROUPS] > 0 &&
+	            (int64_t)i[Q8_KH] * i[Q8_KW] * (i[Q8_C] / i[Q8_GROUPS]) <= MCU_COL;
+	if (dense || conv)
+		s->kernel = fmt("%s_%s", s->kernel, sfx);
 }
 
 void select_kernel(const Target *t, Prog *p, Step *s)
