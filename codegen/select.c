@@ -259,7 +259,10 @@ static void select_mcu(const Target *t, Step *s)
 	bool dense = !strcmp(s->kernel, "dense_i8");
 	bool conv = !strcmp(s->kernel, "conv2d_i8") && i[Q8_GROUPS] > 0 &&
 	            (int64_t)i[Q8_KH] * i[Q8_KW] * (i[Q8_C] / i[Q8_GROUPS]) <= MCU_COL;
-	if (dense || conv)
+	bool dw = conv && i[Q8_GROUPS] > 1 && i[Q8_GROUPS] == i[Q8_C] && i[Q8_GROUPS] == i[Q8_OC];
+	if (dw && t->kind == TG_CORTEX_M55)
+		s->kernel = "dwconv_i8_mve"; /* channels across the lanes */
+	else if (dense || conv)
 		s->kernel = fmt("%s_%s", s->kernel, sfx);
 }
 

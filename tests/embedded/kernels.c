@@ -33,7 +33,7 @@ static int32_t bias[256], mult[256], shift[256];
 
 int main(void)
 {
-	int cases = 0;
+	int cases = 0, dw = 0;
 	for (int n = 0; n < 400; n++) {
 		q8_params p;
 		memset(&p, 0, sizeof p);
@@ -43,11 +43,12 @@ int main(void)
 			C = rint_in(1, 300), OC = rint_in(1, 40), G = 1, KH = KW = 1;
 			p.i[Q8_N] = rint_in(1, 3), p.i[Q8_H] = p.i[Q8_W] = 1;
 		} else {
-			G = n % 3 == 0 ? rint_in(1, 12) : 1;
-			int depthwise = n % 5 == 0;
-			C = G * rint_in(1, depthwise ? 1 : 24), OC = depthwise ? C : G * rint_in(1, 8);
-			if (depthwise)
-				G = C;
+			if (n % 5 == 0) { /* depthwise */
+				C = OC = G = rint_in(2, 20);
+			} else {
+				G = n % 3 == 0 ? rint_in(1, 12) : 1;
+				C = G * rint_in(1, 24), OC = G * rint_in(1, 8);
+			}
 			KH = rint_in(1, 5), KW = rint_in(1, 5);
 			while ((int64_t)KH * KW * (C / G) > Q8_MCU_COL)
 				C = G * (C / G / 2 > 0 ? C / G / 2 : 1), OC = OC > C ? C : OC, OC -= OC % G ? OC % G : 0;
@@ -92,7 +93,12 @@ int main(void)
 			DENSE(&p, x, NULL, y1);
 		} else {
 			q8k_conv2d_i8(&p, x, NULL, y0);
-			CONV(&p, x, NULL, y1);
+#if defined(__ARM_FEATURE_MVE)
+			if (G > 1 && G == C && G == OC)
+				q8k_dwconv_i8_mve(&p, x, NULL, y1);
+			else
+#endif
+				CONV(&p, x, NULL, y1);
 		}
 		for (int64_t i = 0; i < ny; i++)
 			if (y0[i] != y1[i]) {
@@ -101,7 +107,8 @@ int main(void)
 				board_exit(0);
 			}
 		cases++;
+		dw += !dense && G > 1 && G == C && G == OC;
 	}
-	printf("kernels %d cases\n", cases);
+	printf("kernels %d cases (%d depthwise)\n", cases, dw);
 	board_exit(cases > 200);
 }

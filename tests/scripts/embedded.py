@@ -20,7 +20,7 @@ shift=0, and checks:
     in one dequantize, dequantize to NAME_run's floats;
   - NAME_run_int8 linked alone (tests/embedded/int8_only.c, --gc-sections)
     pulls in no float routine, no libm and, on the hard-float Cortex-M, no
-    FPU instruction;
+    float instruction;
   - on the Cortex-M boards, tests/embedded/kernels.c: runtime/dsp.c or
     mve.c against ref.c on ~290 random conv2d_i8 / dense_i8 geometries
     (groups, depthwise, strides, dilations, padding), byte for byte;
@@ -84,9 +84,11 @@ CFLAGS = ['--specs=picolibc.specs', '--oslib=semihost', '-O2', '-std=c11', '-ffr
 FLOAT_SYM = re.compile(r'^(__aeabi_[fdil]2[fd]|__aeabi_[fd](add|sub|mul|div|cmp\w*|neg|rsub)|'
                        r'__aeabi_[fd]2\w+|__\w*[sd]f[23i]?\d?|__\w*(sf|df)\w*|'
                        r'(exp|log|pow|sqrt|nearbyint|rint|lrint|llrint|round|floor|ceil|tanh|fabs)f?)$')
-# an FPU instruction: a VFP mnemonic on s or d registers (not MVE's q
-# registers, nor vmsr/vmrs: crt0 sets FPSCR, MVE moves its predicate VPR)
-FPU_INSN = re.compile(r'\tv[a-z0-9.]+\t.*\b[sd]\d+\b')
+# a float instruction: a VFP or MVE mnemonic on .f16/.f32/.f64 data, or a
+# conversion.  Not register moves (vmov, vpush/vpop of d8-d15 around MVE
+# code: the vector registers share the file), nor vmsr/vmrs (crt0 sets
+# FPSCR, MVE moves its predicate VPR): those compute nothing in float.
+FPU_INSN = re.compile(r'\tv[a-z0-9]*\.(f16|f32|f64)\b|\tvcvt')
 
 
 def run(args, cwd=None, timeout=300):
@@ -167,7 +169,7 @@ def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work, qtarget=No
         dis = run([b.cc[0].replace('gcc', 'objdump'), '-d', '--no-show-raw-insn', qelf]).stdout
         fp = [line.strip() for line in dis.splitlines() if FPU_INSN.search(line)]
         if fp:
-            return fail('FLOAT', 'FPU instructions in the int8 program: %s' % '; '.join(fp[:4]))
+            return fail('FLOAT', 'float instructions in the int8 program: %s' % '; '.join(fp[:4]))
     # footprint: the header's flash figure covers the model's own .text + .rodata
     info = header(out)
     obj = code[0]
