@@ -23,7 +23,7 @@ import cross_c  # noqa: E402
 import embedded  # noqa: E402
 import numpy as np  # noqa: E402
 
-args = [a for a in sys.argv[1:] if not a.startswith('--')]
+args = [a for i, a in enumerate(sys.argv[1:], 1) if not a.startswith('--') and sys.argv[i - 1] != '--models']
 q8c = os.path.abspath(args[0] if args else os.path.join(root, 'build', 'q8c'))
 sub = cross_c.arg('--models', '')
 tmp = tempfile.mkdtemp(prefix='q8c-bench-emb-')
