@@ -40,6 +40,11 @@ find_program(Q8C_CLANG NAMES clang-16 REQUIRED)
 find_program(Q8C_LLVM_LINK NAMES llvm-link llvm-link-16 HINTS ${LLVM_TOOLS_BINARY_DIR} NO_DEFAULT_PATH)
 find_program(Q8C_LLVM_LINK NAMES llvm-link-16 REQUIRED)
 
+# The bare-metal targets take <string.h> and <math.h> from picolibc (Debian's
+# picolibc-arm-none-eabi, picolibc-riscv64-unknown-elf), and no PIC.
+set(Q8C_BARE_ARM "-ffreestanding,-fno-pic,-isystem,/usr/lib/picolibc/arm-none-eabi/include")
+set(Q8C_BARE_RV "-ffreestanding,-fno-pic,-isystem,/usr/lib/picolibc/riscv64-unknown-elf/include")
+
 # name | clang target | isa file | flags (commas for spaces)
 set(Q8C_BC_TARGETS
 	"x86-64|x86_64-linux-gnu|ref|-march=x86-64"
@@ -48,7 +53,12 @@ set(Q8C_BC_TARGETS
 	"aarch64|aarch64-linux-gnu|neon|-march=armv8-a"
 	"aarch64-dotprod|aarch64-linux-gnu|dotprod|-march=armv8.2-a+dotprod"
 	"riscv64|riscv64-linux-gnu|ref|-march=rv64gc,-mabi=lp64d"
-	"riscv64-v|riscv64-linux-gnu|rvv|-march=rv64gcv,-mabi=lp64d")
+	"riscv64-v|riscv64-linux-gnu|rvv|-march=rv64gcv,-mabi=lp64d"
+	"cortex-m4|thumbv7em-none-eabihf|dsp|-mcpu=cortex-m4,-mfpu=fpv4-sp-d16,-mfloat-abi=hard,${Q8C_BARE_ARM}"
+	"cortex-m7|thumbv7em-none-eabihf|dsp|-mcpu=cortex-m7,-mfpu=fpv5-d16,-mfloat-abi=hard,${Q8C_BARE_ARM}"
+	"cortex-m55|thumbv8.1m.main-none-eabihf|mve|-mcpu=cortex-m55,-mfloat-abi=hard,${Q8C_BARE_ARM}"
+	"riscv32|riscv32-unknown-elf|ref|-march=rv32imc,-mabi=ilp32,${Q8C_BARE_RV}"
+	"riscv32-imac|riscv32-unknown-elf|ref|-march=rv32imac,-mabi=ilp32,${Q8C_BARE_RV}")
 
 set(bcdir ${CMAKE_CURRENT_BINARY_DIR}/bitcode)
 file(MAKE_DIRECTORY ${bcdir})

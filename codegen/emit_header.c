@@ -61,6 +61,21 @@ static void write_header(FILE *f, const Prog *p)
 			(long long)elems(&p->out_f[k]));
 	fprintf(f, "#define %s_ARENA_SIZE  %lld /* bytes of scratch, aligned to 64 by the caller */\n\n",
 		n, (long long)arena);
+	const Footprint *fp = p->fp;
+	if (fp && fp->done) {
+		fprintf(f, "/* Footprint on %s, measured from the object LLVM builds for it:\n"
+			   "   flash = code %lld + constants %lld + data %lld bytes; RAM = the arena +\n"
+			   "   the worst-case stack of %s_run%s + data and bss %lld bytes. */\n",
+			p->target->name, (long long)fp->code, (long long)fp->consts, (long long)fp->data, n,
+			p->is_float ? "" : "_int8", (long long)(fp->data + fp->bss));
+		fprintf(f, "#define %s_FLASH_BYTES %lld\n", n, (long long)fp->flash);
+		if (fp->stack >= 0) {
+			fprintf(f, "#define %s_STACK_BYTES %lld\n", n, (long long)fp->stack);
+			fprintf(f, "#define %s_RAM_BYTES   %lld\n\n", n, (long long)fp->ram);
+		} else {
+			fprintf(f, "/* stack: unknown (an indirect or recursive call) */\n\n");
+		}
+	}
 
 	fprintf(f, "/* %s the float inputs, runs the %s graph%s.\n"
 		   "   Returns 0.  Reentrant: all mutable state lives in arena. */\n",

@@ -6,7 +6,10 @@
    emitter's output: one constant q8_params per step, the blobs as
    private constants, and NAME_run / NAME_run_int8 calling the kernels
    in order (docs/llvm.md). */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
@@ -42,9 +45,52 @@ typedef struct {
 	LLVMValueRef kdef;     /* a kernel definition, for its target attributes */
 } Ctx;
 
+static void quiet_stderr(bool on);
+
 static void on_fatal(const char *reason)
 {
+	quiet_stderr(false);
 	die("LLVM: %s", reason);
+}
+
+/* While measuring a footprint, the frame sizes that "warn-stack-size"
+   makes codegen report: "stack frame size (N) exceeds limit (0) in
+   function 'F'" */
+static bool measuring;
+
+/* While measuring, stderr goes to /dev/null: LLVM 16 follows each frame
+   report with a line of its own on stderr ("N/M spills, ...").  Errors
+   restore it first. */
+static int saved_stderr = -1;
+
+static void quiet_stderr(bool on)
+{
+	fflush(stderr);
+	if (on && saved_stderr < 0) {
+		int null = open("/dev/null", O_WRONLY);
+		saved_stderr = dup(2);
+		if (null >= 0 && saved_stderr >= 0)
+			dup2(null, 2);
+		if (null >= 0)
+			close(null);
+	} else if (!on && saved_stderr >= 0) {
+		dup2(saved_stderr, 2);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+}
+
+static bool frame_report(const char *msg)
+{
+	const char *a = strstr(msg, "stack frame size ("), *q = strstr(msg, "in function '");
+	if (!measuring || !a || !q)
+		return false;
+	long long n = strtoll(a + 18, NULL, 10);
+	const char *e = strchr(q + 13, '\'');
+	if (!e)
+		return false;
+	footprint_frame(xstrndup(q + 13, (size_t)(e - q - 13)), n);
+	return true;
 }
 
 /* Link errors arrive here; warnings are shown, remarks dropped. */
@@ -55,6 +101,11 @@ static void on_diag(LLVMDiagnosticInfoRef di, void *arg)
 	if (sev != LLVMDSError && sev != LLVMDSWarning)
 		return;
 	char *msg = LLVMGetDiagInfoDescription(di);
+	if (sev == LLVMDSWarning && frame_report(msg)) {
+		LLVMDisposeMessage(msg);
+		return;
+	}
+	quiet_stderr(false);
 	if (sev == LLVMDSError)
 		die("LLVM: %s", msg);
 	fprintf(stderr, "q8c: warning: LLVM: %s\n", msg);
@@ -80,6 +131,11 @@ static void init_llvm(void)
 	LLVMInitializeRISCVTarget();
 	LLVMInitializeRISCVTargetMC();
 	LLVMInitializeRISCVAsmPrinter();
+	LLVMInitializeARMTargetInfo();
+	LLVMInitializeARMTarget();
+	LLVMInitializeARMTargetMC();
+	LLVMInitializeARMAsmPrinter();
+	LLVMInitializeARMAsmParser(); /* arm_mve.h has inline asm */
 }
 
 /* LLVM messages are malloc'ed by LLVM: copy into our arena, free theirs */
@@ -131,7 +187,8 @@ static LLVMTargetMachineRef target_machine(const Target *t)
 		die("LLVM target %s (%s): %s", t->name, t->triple, take(err));
 	LLVMTargetMachineRef tm = LLVMCreateTargetMachine(tg, t->triple,
 		t->cpu ? t->cpu : "", t->features ? t->features : "",
-		LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+		LLVMCodeGenLevelAggressive, t->bare ? LLVMRelocStatic : LLVMRelocPIC,
+		LLVMCodeModelDefault);
 	if (!tm)
 		die("LLVM cannot make a target machine for %s", t->name);
 	return tm;
@@ -427,6 +484,48 @@ static void build_module(Ctx *c, LLVMModuleRef kmod)
 	LLVMDisposeBuilder(c->b);
 }
 
+/* Hard-float ARM: a target machine made through LLVM 16's C API uses
+   the soft-float calling convention (its float-ABI option is not in the
+   C API), so a call to picolibc's nearbyintf would pass the float in r0
+   where the hard-float library reads s0.  Every function and call of the
+   C convention gets the AAPCS-VFP one (clang's own, for eabihf), and the
+   object says so (Tag_ABI_VFP_args), else GNU ld refuses to link it with
+   a -mfloat-abi=hard program.  Intrinsics keep theirs. */
+static void arm_hard_float(LLVMModuleRef m)
+{
+	for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+		if (LLVMGetIntrinsicID(f) == 0 && LLVMGetFunctionCallConv(f) == LLVMCCallConv)
+			LLVMSetFunctionCallConv(f, LLVMARMAAPCSVFPCallConv);
+		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
+			for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i)) {
+				if (!LLVMIsACallInst(i) || LLVMGetInstructionCallConv(i) != LLVMCCallConv)
+					continue;
+				LLVMValueRef callee = LLVMGetCalledValue(i);
+				if (LLVMIsAFunction(callee) && LLVMGetIntrinsicID(callee) != 0)
+					continue;
+				LLVMSetInstructionCallConv(i, LLVMARMAAPCSVFPCallConv);
+			}
+	}
+	const char *a = ".eabi_attribute 28, 1 @ Tag_ABI_VFP_args: VFP registers\n";
+	LLVMSetModuleInlineAsm2(m, a, strlen(a));
+}
+
+/* Bare metal: one section per function and per constant (as gcc's
+   -ffunction-sections -fdata-sections), so that a firmware linked with
+   --gc-sections keeps NAME_run_int8 without NAME_run and its float code. */
+static void bare_sections(LLVMModuleRef m, const Target *t)
+{
+	for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
+		if (!LLVMIsDeclaration(f))
+			LLVMSetSection(f, fmt(".text.%s", LLVMGetValueName(f)));
+	for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g))
+		if (!LLVMIsDeclaration(g))
+			LLVMSetSection(g, fmt("%s.%s", LLVMIsGlobalConstant(g) ? ".rodata" : ".data",
+			                      LLVMGetValueName(g)));
+	if (strncmp(t->triple, "thumb", 5) == 0 && strstr(t->triple, "eabihf"))
+		arm_hard_float(m);
+}
+
 void emit_llvm(const Prog *p, const char *dir)
 {
 	check_prog(p);
@@ -469,12 +568,29 @@ void emit_llvm(const Prog *p, const char *dir)
 		die("LLVM passes: %s", copy);
 	}
 	LLVMDisposePassBuilderOptions(opts);
+	if (t->bare)
+		bare_sections(c.m, t);
+	if (p->fp) {
+		/* every frame reported to frame_report (footprint.c) */
+		LLVMAttributeRef a = LLVMCreateStringAttribute(c.cx, "warn-stack-size", 15, "0", 1);
+		for (LLVMValueRef f = LLVMGetFirstFunction(c.m); f; f = LLVMGetNextFunction(f))
+			if (!LLVMIsDeclaration(f))
+				LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, a);
+		measuring = true;
+		quiet_stderr(true);
+	}
 
 	char *ll = fmt("%s/%s.ll", dir, p->name), *obj = fmt("%s/%s.o", dir, p->name);
 	if (LLVMPrintModuleToFile(c.m, ll, &err))
 		die("LLVM cannot write %s: %s", ll, take(err));
 	if (LLVMTargetMachineEmitToFile(tm, c.m, obj, LLVMObjectFile, &err))
 		die("LLVM cannot write %s: %s", obj, take(err));
+	if (p->fp) {
+		quiet_stderr(false);
+		measuring = false;
+		footprint_calls(c.m, fmt("%s_run%s", p->name, p->is_float ? "" : "_int8"), p->fp);
+		footprint_object(obj, p->arena_size > 64 ? (p->arena_size + 63) / 64 * 64 : 64, p->fp);
+	}
 
 	LLVMDisposeModule(c.m);
 	LLVMContextDispose(c.cx);

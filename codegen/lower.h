@@ -18,6 +18,11 @@ typedef enum {
 	TG_AARCH64_DOTPROD,
 	TG_RISCV64,         /* rv64gc: portable kernels */
 	TG_RISCV64_V,       /* RVV 1.0 */
+	TG_CORTEX_M4,       /* ARMv7E-M, DSP extension, single-precision FPU */
+	TG_CORTEX_M7,       /* ARMv7E-M, DSP extension, double-precision FPU */
+	TG_CORTEX_M55,      /* ARMv8.1-M, MVE (Helium) */
+	TG_RISCV32,         /* rv32imc, no FPU: portable kernels */
+	TG_RISCV32_IMAC,    /* rv32imac */
 	TG_REF,             /* the interpreter: portable kernels, host */
 	TG_COUNT
 } TargetKind;
@@ -28,7 +33,9 @@ typedef struct {
 	const char *triple;   /* LLVM triple */
 	const char *cpu;      /* LLVM CPU name */
 	const char *features; /* LLVM feature string */
-	const char *isa;      /* runtime kernel file: "ref", "avx2", "avx512", "neon", "dotprod", "rvv" */
+	const char *isa;      /* runtime kernel file: "ref", "avx2", "avx512", "neon", "dotprod", "rvv",
+	                         "dsp", "mve" */
+	bool bare;            /* a bare-metal microcontroller: static code, footprint in the header */
 } Target;
 
 extern const Target targets[TG_COUNT];
@@ -70,6 +77,16 @@ typedef struct {
 	int32_t zp;
 } IoBuf;
 
+/* codegen/footprint.c: what a bare-metal model costs, measured from the
+   object LLVM builds for the target (docs/embedded.md).  Flash: code
+   (.text*) + constants (.rodata*) + initialized data; RAM: the arena +
+   the worst-case stack of NAME_run_int8 (+ .data/.bss, none today). */
+typedef struct {
+	bool done;
+	int64_t code, consts, data, bss; /* bytes of the object's sections */
+	int64_t stack;       /* worst-case stack of NAME_run_int8, or -1: unknown */
+	int64_t flash, ram;  /* code + consts + data; arena + stack + data + bss */
+} Footprint;
 typedef struct {
 	const char *name;
 	bool is_float;            /* --float: no int8 entry point */
@@ -95,7 +112,17 @@ typedef struct {
 	int nvals;
 	Value **vals;
 	int64_t *val_off;
+	/* bare-metal targets: filled by emit_llvm, printed in NAME.h */
+	Footprint *fp;
 } Prog;
+
+/* codegen/footprint.c: LLVM's report of one function's frame (codegen calls this from its
+   diagnostic handler); and the sum along the deepest call path from
+   entry in module m, plus FP_LIBCALL for the library routines it calls */
+enum { FP_LIBCALL = 128 };
+void footprint_frame(const char *fn, int64_t bytes);
+void footprint_calls(void *module, const char *entry, Footprint *fp);
+void footprint_object(const char *obj, int64_t arena, Footprint *fp);
 
 /* codegen/lower.c */
 Prog *lower(Graph *g, const Target *t, const char *name, bool keep_all);

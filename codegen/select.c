@@ -32,6 +32,7 @@ enum {
 	DWTAPS = Q8_DWTAPS, /* the depthwise kernels' window limit */
 	IM2COL = 64,   /* conv2d_i8_im2col_avx512's window limit (bytes) */
 	DWCOLS = 256,  /* the x86 depthwise kernels' column buffer (vectors) */
+	MCU_COL = 1024, /* runtime/mcu.h's Q8_MCU_COL: the Cortex-M window buffer (bytes) */
 };
 
 typedef struct {
@@ -247,8 +248,30 @@ static const struct {
 	{ TG_RISCV64_V, "lut_i8", "lut_i8_rvv" },
 };
 
+/* Cortex-M (runtime/dsp.c, mve.c, mcu.h): the reference weight layout,
+   a convolution's window gathered into a Q8_MCU_COL-byte stack buffer */
+static void select_mcu(const Target *t, Step *s)
+{
+	const char *sfx = t->kind == TG_CORTEX_M55 ? "mve" : "dsp";
+	const int32_t *i = s->p.i;
+	if (s->pblob[Q8P_W] < 0 || i[Q8_NRQ] < 1)
+		return;
+	bool dense = !strcmp(s->kernel, "dense_i8");
+	bool conv = !strcmp(s->kernel, "conv2d_i8") && i[Q8_GROUPS] > 0 &&
+	            (int64_t)i[Q8_KH] * i[Q8_KW] * (i[Q8_C] / i[Q8_GROUPS]) <= MCU_COL;
+	bool dw = conv && i[Q8_GROUPS] > 1 && i[Q8_GROUPS] == i[Q8_C] && i[Q8_GROUPS] == i[Q8_OC];
+	if (dw && t->kind == TG_CORTEX_M55)
+		s->kernel = "dwconv_i8_mve"; /* channels across the lanes */
+	else if (dense || conv)
+		s->kernel = fmt("%s_%s", s->kernel, sfx);
+}
+
 void select_kernel(const Target *t, Prog *p, Step *s)
 {
+	if (t && (t->kind == TG_CORTEX_M4 || t->kind == TG_CORTEX_M7 || t->kind == TG_CORTEX_M55)) {
+		select_mcu(t, s);
+		return;
+	}
 	if (t && t->kind == TG_X86_64_AVX512 && !strcmp(s->kernel, "quantize") &&
 	    s->p.i[Q8_NQ] == 1 && s->p.i[Q8_YDT] == Q8_DT_I8) {
 		s->kernel = "quantize_i8_avx512";

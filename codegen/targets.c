@@ -10,22 +10,31 @@
 #define X86 "x86_64-unknown-linux-gnu"
 #define ARM "aarch64-unknown-linux-gnu"
 #define RV "riscv64-unknown-linux-gnu"
+#define THUMB7 "thumbv7em-none-eabihf"
+#define THUMB81 "thumbv8.1m.main-none-eabihf"
+#define RV32 "riscv32-unknown-elf"
 
 const Target targets[TG_COUNT] = {
-	[TG_X86_64] = {TG_X86_64, "x86-64", X86, "x86-64", "", "ref"},
-	[TG_X86_64_AVX2] = {TG_X86_64_AVX2, "x86-64-avx2", X86, "haswell", "+avx2,+fma", "avx2"},
+	[TG_X86_64] = {TG_X86_64, "x86-64", X86, "x86-64", "", "ref", false},
+	[TG_X86_64_AVX2] = {TG_X86_64_AVX2, "x86-64-avx2", X86, "haswell", "+avx2,+fma", "avx2", false},
 	[TG_X86_64_AVX512] = {TG_X86_64_AVX512, "x86-64-avx512", X86, "x86-64-v4",
-	                      "+avx512f,+avx512bw,+avx512vl,+avx512vnni", "avx512"},
-	[TG_AARCH64] = {TG_AARCH64, "aarch64", ARM, "generic", "+neon", "neon"},
-	[TG_AARCH64_DOTPROD] = {TG_AARCH64_DOTPROD, "aarch64-dotprod", ARM, "generic", "+neon,+dotprod", "dotprod"},
-	[TG_RISCV64] = {TG_RISCV64, "riscv64", RV, "generic-rv64", "+m,+a,+f,+d,+c", "ref"},
-	[TG_RISCV64_V] = {TG_RISCV64_V, "riscv64-v", RV, "generic-rv64", "+m,+a,+f,+d,+c,+v", "rvv"},
+	                      "+avx512f,+avx512bw,+avx512vl,+avx512vnni", "avx512", false},
+	[TG_AARCH64] = {TG_AARCH64, "aarch64", ARM, "generic", "+neon", "neon", false},
+	[TG_AARCH64_DOTPROD] = {TG_AARCH64_DOTPROD, "aarch64-dotprod", ARM, "generic", "+neon,+dotprod", "dotprod", false},
+	[TG_RISCV64] = {TG_RISCV64, "riscv64", RV, "generic-rv64", "+m,+a,+f,+d,+c", "ref", false},
+	[TG_RISCV64_V] = {TG_RISCV64_V, "riscv64-v", RV, "generic-rv64", "+m,+a,+f,+d,+c,+v", "rvv", false},
+	/* bare metal (docs/embedded.md): hard-float Cortex-M, soft-float RV32 */
+	[TG_CORTEX_M4] = {TG_CORTEX_M4, "cortex-m4", THUMB7, "cortex-m4", "+dsp,+vfp4d16sp", "dsp", true},
+	[TG_CORTEX_M7] = {TG_CORTEX_M7, "cortex-m7", THUMB7, "cortex-m7", "+dsp,+fp-armv8d16", "dsp", true},
+	[TG_CORTEX_M55] = {TG_CORTEX_M55, "cortex-m55", THUMB81, "cortex-m55", "+dsp,+mve,+fp-armv8d16", "mve", true},
+	[TG_RISCV32] = {TG_RISCV32, "riscv32", RV32, "generic-rv32", "+m,+c", "ref", true},
+	[TG_RISCV32_IMAC] = {TG_RISCV32_IMAC, "riscv32-imac", RV32, "generic-rv32", "+m,+a,+c", "ref", true},
 #if defined(__aarch64__)
-	[TG_REF] = {TG_REF, "ref", ARM, "generic", "+neon", "ref"},
+	[TG_REF] = {TG_REF, "ref", ARM, "generic", "+neon", "ref", false},
 #elif defined(__riscv)
-	[TG_REF] = {TG_REF, "ref", RV, "generic-rv64", "+m,+a,+f,+d,+c", "ref"},
+	[TG_REF] = {TG_REF, "ref", RV, "generic-rv64", "+m,+a,+f,+d,+c", "ref", false},
 #else
-	[TG_REF] = {TG_REF, "ref", X86, "x86-64", "", "ref"},
+	[TG_REF] = {TG_REF, "ref", X86, "x86-64", "", "ref", false},
 #endif
 };
 

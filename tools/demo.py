@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The README's main job: quantize a bundled example model with q8c, compile
 it for the host, aarch64 and riscv64, run all three (the cross ones under
-qemu) and print one table.  usage: demo.py [MODEL_DIR] [--samples N]"""
+qemu), then for a Cortex-M4 under qemu-system-arm (footprint, bit-identity
+on 50 images), and print one table.  usage: demo.py [MODEL_DIR] [--samples N]"""
 import os, re, subprocess, sys, tempfile, time
 import numpy as np
 
@@ -93,6 +94,25 @@ for name, target, cc, emu in targets:
     if name == 'host':
         arena_i8, wb_i8 = arena, wbytes
 
+say('compile for cortex-m4 (bare metal), run under qemu-system-arm -M mps2-an386')
+emb = os.path.join(tmp, 'cortex-m4')
+run([q8c, 'compile', model, '-o', emb, '--emit', 'c', '--name', 'm', '--calib', calib, '--target', 'cortex-m4'])
+bdir = os.path.join(root, 'tests', 'embedded')
+n_emb = min(len(x), 50)
+x[:n_emb].tofile(os.path.join(emb, 'x.bin'))
+run(['arm-none-eabi-gcc', '-mthumb', '-mcpu=cortex-m4', '-mfpu=fpv4-sp-d16', '-mfloat-abi=hard',
+     '--specs=picolibc.specs', '--oslib=semihost', '-O2', '-std=c11', '-ffreestanding',
+     '-ffunction-sections', '-fdata-sections', '-Wl,--gc-sections', '-I', emb, '-I', bdir, '-L', bdir,
+     '-T', 'mps2.ld', os.path.join(bdir, 'main.c'), os.path.join(emb, 'm.c'), '-lm',
+     '-o', os.path.join(emb, 'm.elf')])
+r = subprocess.run(['qemu-system-arm', '-M', 'mps2-an386', '-nographic', '-semihosting-config',
+                    'enable=on,target=native', '-icount', 'shift=0', '-kernel', 'm.elf'],
+                   capture_output=True, text=True, cwd=emb, timeout=300)
+emb_fig = re.search(r'ticks (\d+)', r.stdout + r.stderr)
+y_emb = np.fromfile(os.path.join(emb, 'y.bin'), '<f4') if r.returncode == 0 else np.zeros(0, '<f4')
+emb_ok = y_emb.size > 0 and np.array_equal(y_emb, ref.reshape(-1)[:y_emb.size])
+hdr = dict(re.findall(r'#define m_(\w+)\s+(\d+)', open(os.path.join(emb, 'm.h')).read()))
+
 say('time int8 vs fp32 on the host')
 exe_i8, _, _ = build('host-time', None, host_cc + ['-march=native'], [])
 exe_f32, arena_f32, wb_f32 = build('host-f32', None, host_cc + ['-march=native'], ['--float'])
@@ -110,4 +130,8 @@ print(f'  {"µs / inference (host)":36s} int8 {us_i8:.1f}   fp32 {us_f32:.1f}   
 if wb_f32 and wb_i8:
     print(f'  {"weight bytes":36s} int8 {wb_i8}   fp32 {wb_f32}   ({wb_f32 / wb_i8:.2f}x smaller)')
 print(f'  {"arena bytes":36s} int8 {arena_i8}   fp32 {arena_f32}')
-sys.exit(0 if all(agree.values()) else 1)
+print(f'  {"embedded: cortex-m4 footprint":36s} flash {hdr["FLASH_BYTES"]} B, RAM {hdr["RAM_BYTES"]} B '
+      f'(arena {hdr["ARENA_SIZE"]} + stack {hdr["STACK_BYTES"]})')
+print(f'  {"embedded: bit-identical under qemu":36s} {"yes" if emb_ok else "NO"} ({y_emb.size // max(1, outs["host"].size // len(x))} '
+      f'images, mps2-an386)' + (f', {int(emb_fig.group(1)) * 40} instructions / inference' if emb_fig else ''))
+sys.exit(0 if all(agree.values()) and emb_ok else 1)

@@ -25,7 +25,9 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --target T             x86-64, x86-64-avx2, x86-64-avx512, aarch64,\n"
-	"                         aarch64-dotprod, riscv64, riscv64-v (default: the host)\n"
+	"                         aarch64-dotprod, riscv64, riscv64-v, and bare metal:\n"
+	"                         cortex-m4, cortex-m7, cortex-m55, riscv32, riscv32-imac\n"
+	"                         (default: the host)\n"
 	"  --emit c|llvm          portable C with intrinsics, or an object built by LLVM (default c)\n"
 	"  --name NAME            symbol prefix and file names (default: the model's name)\n"
 	"  --calib DATA.npy       calibration samples, shape [S, ...input shape without batch]\n"
@@ -362,6 +364,27 @@ static void print_plan_report(const Prog *p)
 	       (long long)p->arena_size, (long long)p->arena_lower_bound, (long long)p->weight_bytes);
 }
 
+/* flash and RAM of a bare-metal program (codegen/footprint.c) */
+static void print_footprint(const Prog *p, bool json, const char *sep)
+{
+	const Footprint *fp = p->fp;
+	long long arena = fp->stack >= 0 ? (long long)(fp->ram - fp->stack - fp->data - fp->bss) : (long long)p->arena_size;
+	if (json) {
+		printf("%s  \"footprint\": {\"target\": \"%s\", \"flash\": %lld, \"code\": %lld, \"constants\": %lld, "
+		       "\"data\": %lld, \"ram\": %lld, \"arena\": %lld, \"stack\": %lld}", sep, p->target->name,
+		       (long long)fp->flash, (long long)fp->code, (long long)fp->consts, (long long)fp->data,
+		       fp->stack >= 0 ? (long long)fp->ram : -1LL, arena, (long long)fp->stack);
+		return;
+	}
+	printf("footprint on %s (LLVM object): flash %lld bytes (code %lld, constants %lld, data %lld), ",
+	       p->target->name, (long long)fp->flash, (long long)fp->code, (long long)fp->consts, (long long)fp->data);
+	if (fp->stack >= 0)
+		printf("RAM %lld bytes (arena %lld, stack %lld, data+bss %lld)\n", (long long)fp->ram, arena,
+		       (long long)fp->stack, (long long)(fp->data + fp->bss));
+	else
+		printf("RAM: arena %lld bytes + an unknown stack\n", arena);
+}
+
 /* --report: the per-tensor table (calibrate.c), the simulation and the
    error per layer on S samples x (simulate.c), the memory plan; as text
    or as one JSON object */
@@ -391,8 +414,25 @@ static void report(Args *a, Graph *fg, Graph *g, const float *x, int64_t S, cons
 		       (long long)plan->arena_size, (long long)plan->arena_lower_bound, (long long)plan->weight_bytes);
 	else if (plan)
 		print_plan_report(plan);
+	if (plan && plan->fp && plan->fp->done)
+		print_footprint(plan, json, sep);
 	if (json)
 		printf("\n}\n");
+}
+
+/* --emit c for a bare-metal target: build the LLVM object too, in a
+   directory inside the temporary one, only to measure it */
+static void measure_footprint(Prog *p, const char *tmp)
+{
+	char *dir = fmt("%s/footprint", tmp);
+	if (mkdir(dir, 0700) != 0)
+		fatal("%s: cannot create: %s", dir, strerror(errno));
+	emit_llvm(p, dir);
+	const char *ext[] = {"h", "o", "ll"};
+	for (int i = 0; i < 3; i++)
+		remove(fmt("%s/%s.%s", dir, p->name, ext[i]));
+	if (rmdir(dir) != 0)
+		fatal("%s: cannot remove: %s", dir, strerror(errno));
 }
 
 static int cmd_compile(Args *a)
@@ -402,7 +442,7 @@ static int cmd_compile(Args *a)
 	const Target *t = a->target ? target_find(a->target) : target_host();
 	if (!t || t->kind == TG_REF)
 		bad_usage("unknown --target '%s' (x86-64, x86-64-avx2, x86-64-avx512, aarch64, "
-			  "aarch64-dotprod, riscv64, riscv64-v)", a->target);
+			  "aarch64-dotprod, riscv64, riscv64-v, cortex-m4, cortex-m7, cortex-m55, riscv32, riscv32-imac)", a->target);
 	if (a->name && !is_ident(a->name))
 		bad_usage("--name '%s' is not a C identifier", a->name);
 
@@ -420,16 +460,6 @@ static int cmd_compile(Args *a)
 		fprintf(stderr, "time: %-10s %9.3f ms  (%d steps)\n", "lower", 1e3 * (now() - t0), p->nsteps);
 	if (a->o.is_float)
 		p->is_float = true; /* a QDQ-only model looks like an int8 program */
-	if (a->o.report) {
-		const float *x = a->o.calib_data;
-		int64_t S = a->o.ncalib;
-		if (fg && !x && a->o.calib_path) { /* every range was fixed: calibrate did not read them */
-			Type got;
-			x = npy_read(a->o.calib_path, NULL, &got);
-			S = count_samples(&g->inputs[0]->type, &got, a->o.calib_path);
-		}
-		report(a, fg, g, x, S, fmt("--calib %s", a->o.calib_path), p);
-	}
 
 	/* emit beside OUTDIR, so the final renames stay on one file system */
 	char *base = xstrdup(a->outdir);
@@ -443,14 +473,31 @@ static int cmd_compile(Args *a)
 	}
 	on_error(remove_tmpdir);
 	t0 = now();
+	if (t->bare) {
+		/* the footprint comes from the LLVM object, whichever emitter */
+		p->fp = alloc_array(1, sizeof *p->fp);
+		if (strcmp(a->emit, "llvm") != 0)
+			measure_footprint(p, tmpdir);
+	}
 	emit_header(p, tmpdir);
 	if (strcmp(a->emit, "llvm") == 0)
 		emit_llvm(p, tmpdir);
 	else
 		emit_c(p, tmpdir);
-	commit_outdir(base);
 	if (a->o.time_passes)
 		fprintf(stderr, "time: %-10s %9.3f ms  (--emit %s)\n", "emit", 1e3 * (now() - t0), a->emit);
+	/* after emission: a bare-metal footprint is measured on the object */
+	if (a->o.report) {
+		const float *x = a->o.calib_data;
+		int64_t S = a->o.ncalib;
+		if (fg && !x && a->o.calib_path) { /* every range was fixed: calibrate did not read them */
+			Type got;
+			x = npy_read(a->o.calib_path, NULL, &got);
+			S = count_samples(&g->inputs[0]->type, &got, a->o.calib_path);
+		}
+		report(a, fg, g, x, S, fmt("--calib %s", a->o.calib_path), p);
+	}
+	commit_outdir(base);
 	on_error(NULL);
 	return 0;
 }

@@ -8,7 +8,9 @@ pkgs="gcc libc6-dev make cmake ninja-build pkg-config flex bison libcmocka-dev
       llvm-16-dev clang-16 libclang-rt-16-dev llvm-16 qemu-user
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
-      python3 python3-numpy libprotobuf-c-dev protobuf-c-compiler python3-onnx graphviz"
+      python3 python3-numpy libprotobuf-c-dev protobuf-c-compiler python3-onnx graphviz
+      gcc-arm-none-eabi picolibc-arm-none-eabi gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+      qemu-system-arm qemu-system-misc"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

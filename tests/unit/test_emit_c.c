@@ -14,7 +14,7 @@
 
 #include "codegen/lower.h"
 
-static const Target host = {TG_X86_64, "x86-64", "x86_64-unknown-linux-gnu", "x86-64", "", "ref"};
+static const Target host = {TG_X86_64, "x86-64", "x86_64-unknown-linux-gnu", "x86-64", "", "ref", false};
 
 static int nblob;
 static Blob blobs[16];

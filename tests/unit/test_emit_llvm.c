@@ -18,7 +18,7 @@
 
 extern int emit_llvm_break_module; /* codegen/emit_llvm.c */
 
-static const Target host = {TG_X86_64, "x86-64", "x86_64-unknown-linux-gnu", "x86-64", "", "ref"};
+static const Target host = {TG_X86_64, "x86-64", "x86_64-unknown-linux-gnu", "x86-64", "", "ref", false};
 
 /* ---- helpers ---- */
 

@@ -479,8 +479,9 @@ static void test_rejects(void **st)
 static void test_targets(void **st)
 {
 	(void)st;
-	const char *names[] = {"x86-64", "x86-64-avx2", "x86-64-avx512", "aarch64", "aarch64-dotprod", "riscv64", "riscv64-v", "ref"};
-	for (int i = 0; i < 8; i++) {
+	const char *names[] = {"x86-64", "x86-64-avx2", "x86-64-avx512", "aarch64", "aarch64-dotprod", "riscv64", "riscv64-v",
+	                       "cortex-m4", "cortex-m7", "cortex-m55", "riscv32", "riscv32-imac", "ref"};
+	for (int i = 0; i < 13; i++) {
 		const Target *t = target_find(names[i]);
 		assert_non_null(t);
 		assert_int_equal(t->kind, i);
@@ -491,6 +492,12 @@ static void test_targets(void **st)
 	assert_string_equal(target_find("riscv64-v")->isa, "rvv");
 	assert_non_null(strstr(target_find("riscv64-v")->features, "+v"));
 	assert_string_equal(target_find("x86-64-avx512")->isa, "avx512");
+	assert_string_equal(target_find("cortex-m4")->triple, "thumbv7em-none-eabihf");
+	assert_string_equal(target_find("cortex-m55")->triple, "thumbv8.1m.main-none-eabihf");
+	assert_string_equal(target_find("cortex-m55")->isa, "mve");
+	assert_string_equal(target_find("riscv32")->triple, "riscv32-unknown-elf");
+	assert_null(strstr(target_find("riscv32")->features, "+f"));
+	assert_true(target_find("cortex-m7")->bare && !target_find("riscv64")->bare);
 	assert_non_null(target_host());
 }
 
