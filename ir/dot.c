@@ -2,7 +2,9 @@
    One box per op: its result's name, the op, the result's type (dtype,
    shape, scale and zero point), the constants it reads with their types
    and scales; a fused op (after the fuse pass) lists what it stands for.
-   After the plan pass, each result's offset in the arena.
+   Window ops show their geometry where it is not the default (stride,
+   padding, dilation, groups, pool size).  After the plan pass, each
+   result's offset in the arena.
    Fixed-point multipliers show as the real multipliers they stand for.
    Inputs and outputs are ellipses; each edge carries the bytes of the
    tensor on it; a node's colour is its result's dtype. */
@@ -98,6 +100,27 @@ static char *fused(const Op *op)
 	return s;
 }
 
+/* The geometry of a window op, where it is not the default:
+   "size 2x2 stride 2 pad 1,1,1,1 dilation 2 groups 16"; NULL if none. */
+static char *geometry(const Op *op)
+{
+	unsigned m = opinfo[op->kind].attrs;
+	const Attrs *a = &op->a;
+	char *s = "";
+	if (m & A_SIZE)
+		s = fmt("%s size %lldx%lld", s, (long long)a->size[0], (long long)a->size[1]);
+	if ((m & A_STRIDES) && (a->strides[0] != 1 || a->strides[1] != 1))
+		s = fmt("%s stride %lld,%lld", s, (long long)a->strides[0], (long long)a->strides[1]);
+	if ((m & A_PADS) && op->kind != OP_PAD && (a->pads[0] || a->pads[1] || a->pads[2] || a->pads[3]))
+		s = fmt("%s pad %lld,%lld,%lld,%lld", s, (long long)a->pads[0], (long long)a->pads[1],
+			(long long)a->pads[2], (long long)a->pads[3]);
+	if ((m & A_DILATIONS) && (a->dilations[0] != 1 || a->dilations[1] != 1))
+		s = fmt("%s dilation %lld,%lld", s, (long long)a->dilations[0], (long long)a->dilations[1]);
+	if ((m & A_GROUPS) && a->groups != 1)
+		s = fmt("%s groups %lld", s, (long long)a->groups);
+	return *s ? s + 1 : NULL;
+}
+
 static void node(FILE *f, const char *id, const char *shape, const char *label, Dtype dt)
 {
 	fprintf(f, "  %s [shape=%s, fillcolor=\"%s\", label=\"", id, shape, colour(dt));
@@ -146,6 +169,9 @@ void print_dot(FILE *f, Graph *g)
 		char *l = fmt("%%%s = %s\n", op->out->name, opinfo[op->kind].name);
 		if (fu)
 			l = fmt("%sfused: %s\n", l, fu);
+		char *geo = geometry(op);
+		if (geo)
+			l = fmt("%s%s\n", l, geo);
 		l = fmt("%s%s\n", l, value_label(op->out));
 		if ((opinfo[op->kind].attrs & A_RQ) && op->a.nrq > 0) {
 			/* the fixed-point multipliers as the real M = mult * 2^(shift - 31) */
