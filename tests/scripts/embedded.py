@@ -85,10 +85,11 @@ FLOAT_SYM = re.compile(r'^(__aeabi_[fdil]2[fd]|__aeabi_[fd](add|sub|mul|div|cmp\
                        r'__aeabi_[fd]2\w+|__\w*[sd]f[23i]?\d?|__\w*(sf|df)\w*|'
                        r'(exp|log|pow|sqrt|nearbyint|rint|lrint|llrint|round|floor|ceil|tanh|fabs)f?)$')
 # a float instruction: a VFP or MVE mnemonic on .f16/.f32/.f64 data, or a
-# conversion.  Not register moves (vmov, vpush/vpop of d8-d15 around MVE
+# conversion.  Not register moves (vmov, also vmov.f32 between s
+# registers, which LLVM uses for MVE lanes; vpush/vpop of d8-d15 around MVE
 # code: the vector registers share the file), nor vmsr/vmrs (crt0 sets
 # FPSCR, MVE moves its predicate VPR): those compute nothing in float.
-FPU_INSN = re.compile(r'\tv[a-z0-9]*\.(f16|f32|f64)\b|\tvcvt')
+FPU_INSN = re.compile(r'\tv(?!mov)[a-z0-9]*\.(f16|f32|f64)\b|\tvcvt')
 
 
 def run(args, cwd=None, timeout=300):
