@@ -1,7 +1,7 @@
-/* What a test program needs from the board beyond picolibc (whose
-   crt0-semihost starts the core: vector table, FPU on, .data and .bss,
-   semihosted stdio): exit with a status qemu returns, an instruction
-   count, and the stack pointer.  Semihosting: ARM's BKPT 0xAB on
+/* What a test program needs from the board beyond its start-up code
+   (start_cortexm.c, start_rv32.c: vector table or trap handler, FPU on,
+   .data and .bss) and picolibc (libc, semihosted stdio): exit with a
+   status qemu returns, and an instruction count.  Semihosting: ARM's BKPT 0xAB on
    M-profile, RISC-V's slli/ebreak/srai sequence (uncompressed). */
 #ifndef BOARD_H
 #define BOARD_H

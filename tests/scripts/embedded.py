@@ -9,7 +9,8 @@ of test_x.npy) and N random graphs (tests/scripts/random_graphs.py, default
 6, seed 1), and each bare-metal target, compiles the model with q8c (the
 examples with both emitters, graph k with --emit c for even k and llvm for
 odd k), builds it with the board's cross compiler and picolibc
-(tests/embedded/: memory map, semihosted exit, test program) with
+(tests/embedded/: memory map, our start-up code instead of picolibc's crt0,
+semihosted exit, test program) with
 -ffreestanding, runs it under qemu-system with semihosting and -icount
 shift=0, and checks:
   - the floats of NAME_run are q8c run's, bit for bit, except a softmax
@@ -21,6 +22,10 @@ shift=0, and checks:
   - NAME_run_int8 linked alone (tests/embedded/int8_only.c, --gc-sections)
     pulls in no float routine, no libm and, on the hard-float Cortex-M, no
     float instruction;
+  - tests/embedded/fault.c on each board: main's return code is qemu's exit
+    status, and a call to a non-executable address or an undefined
+    instruction ends qemu with status 128 + the exception number (a 30 s
+    timeout: a fault must not hang);
   - on the Cortex-M boards, tests/embedded/kernels.c: runtime/dsp.c or
     mve.c against ref.c on 278 random conv2d_i8 / dense_i8 geometries
     (groups, 37 depthwise, strides, dilations, padding), byte for byte;
@@ -58,6 +63,11 @@ class Board:
         self.target = target  # q8c --target
         self.cc = cc          # compiler and flags
         self.ld = ld          # tests/embedded/*.ld
+        self.start = 'start_cortexm.c' if fpu else 'start_rv32.c'  # tests/embedded/: our start-up code
+        # the fault test's statuses (fault.c): 128 + HardFault's exception number (3; the
+        # configurable faults escalate to it), or 128 + mcause (1: instruction access fault,
+        # 2: illegal instruction)
+        self.fault_status = {0: 7, 1: 131, 2: 131} if fpu else {0: 7, 1: 129, 2: 130}
         self.qemu = qemu      # qemu command up to -kernel
         self.tick = tick      # instructions per tick of the board's counter (board.h)
         self.fpu = fpu        # hard-float ARM: look for FPU instructions in the int8 path
@@ -78,6 +88,9 @@ BOARDS = [
 
 CFLAGS = ['--specs=picolibc.specs', '--oslib=semihost', '-O2', '-std=c11', '-ffreestanding',
           '-ffunction-sections', '-fdata-sections', '-Wall', '-Wextra', '-Werror']
+# linking: our start-up code (Board.start) instead of picolibc's crt0, whose
+# specs have no --crt0=none (picolibc 1.8: no crt0-none.o)
+LINK = ['-nostartfiles']
 
 # what an int8 path must not reach: soft-float and float-conversion
 # routines of libgcc (__addsf3, __aeabi_fmul, __fixdfsi, ...) and libm
@@ -87,7 +100,7 @@ FLOAT_SYM = re.compile(r'^(__aeabi_[fdil]2[fd]|__aeabi_[fd](add|sub|mul|div|cmp\
 # a float instruction: a VFP or MVE mnemonic on .f16/.f32/.f64 data, or a
 # conversion.  Not register moves (vmov, also vmov.f32 between s
 # registers, which LLVM uses for MVE lanes; vpush/vpop of d8-d15 around MVE
-# code: the vector registers share the file), nor vmsr/vmrs (crt0 sets
+# code: the vector registers share the file), nor vmsr/vmrs (a crt0 may set
 # FPSCR, MVE moves its predicate VPR): those compute nothing in float.
 FPU_INSN = re.compile(r'\tv(?!mov)[a-z0-9]*\.(f16|f32|f64)\b|\tvcvt')
 
@@ -150,15 +163,16 @@ def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work, qtarget=No
     bdir = os.path.join(src, 'tests', 'embedded')
     code = [os.path.join(out, 'm.c' if emit == 'c' else 'm.o')]
     # LLVM's ARM objects say 32-bit enums, gcc's short ones: no enum crosses NAME.h
-    base = b.cc + CFLAGS + ['-I', out, '-I', bdir, '-L', bdir, '-T', b.ld, '-Wl,--gc-sections',
+    base = b.cc + CFLAGS + LINK + ['-I', out, '-I', bdir, '-L', bdir, '-T', b.ld, '-Wl,--gc-sections',
                             '-Wl,--no-enum-size-warning' if b.fpu else '-Wl,--gc-sections']
     elf = os.path.join(work, 'm.elf')
-    r = run(base + [os.path.join(bdir, 'main.c')] + code + ['-lm', '-o', elf])
+    start = os.path.join(bdir, b.start)
+    r = run(base + [start, os.path.join(bdir, 'main.c')] + code + ['-lm', '-o', elf])
     if r.returncode != 0:
         return fail('FAIL', 'build: %s' % cross_c.tail(r.stderr, 800))
     # the int8 path alone: float-free
     qelf = os.path.join(work, 'int8_only.elf')
-    r = run(base + [os.path.join(bdir, 'int8_only.c')] + code + ['-o', qelf])
+    r = run(base + [start, os.path.join(bdir, 'int8_only.c')] + code + ['-o', qelf])
     if r.returncode != 0:
         return fail('FLOAT', 'int8_only build: %s' % cross_c.tail(r.stderr, 800))
     nm = b.cc[0].replace('gcc', 'nm')
@@ -247,8 +261,8 @@ def kernels(src, b, work):
     res = {'status': 'ok', 'detail': '', 'insns': None, 'stack': None}
     os.makedirs(work, exist_ok=True)
     bdir, elf = os.path.join(src, 'tests', 'embedded'), os.path.join(work, 'kernels.elf')
-    r = run(b.cc + CFLAGS + ['-I', bdir, '-I', os.path.join(src, 'runtime'), '-L', bdir, '-T', b.ld,
-                             os.path.join(bdir, 'kernels.c'), '-lm', '-o', elf])
+    r = run(b.cc + CFLAGS + LINK + ['-I', bdir, '-I', os.path.join(src, 'runtime'), '-L', bdir, '-T', b.ld,
+                                    os.path.join(bdir, b.start), os.path.join(bdir, 'kernels.c'), '-lm', '-o', elf])
     if r.returncode != 0:
         res.update(status='FAIL', detail='build: %s' % cross_c.tail(r.stderr, 800))
         return res
@@ -258,6 +272,32 @@ def kernels(src, b, work):
         res.update(status='DIFF', detail='%s (exit %d)' % (cross_c.tail(out), r.returncode))
     else:
         res['detail'] = out
+    return res
+
+
+def faults(src, b, work):
+    """tests/embedded/fault.c: main's return code is qemu's exit status, and a
+    fault (a call to an address that cannot be executed, an undefined
+    instruction) ends qemu with the start-up code's fault status instead of
+    hanging it (a 30 s timeout bounds each run)."""
+    res = {'status': 'ok', 'detail': '', 'insns': None, 'stack': None}
+    os.makedirs(work, exist_ok=True)
+    bdir = os.path.join(src, 'tests', 'embedded')
+    got = []
+    for k, want in sorted(b.fault_status.items()):
+        elf = os.path.join(work, 'fault%d.elf' % k)
+        r = run(b.cc + CFLAGS + LINK + ['-DFAULT=%d' % k, '-I', bdir, '-L', bdir, '-T', b.ld, '-Wl,--gc-sections',
+                                        os.path.join(bdir, b.start), os.path.join(bdir, 'fault.c'), '-o', elf])
+        if r.returncode != 0:
+            res.update(status='FAIL', detail='build of fault.c -DFAULT=%d: %s' % (k, cross_c.tail(r.stderr, 800)))
+            return res
+        r = run(b.qemu + SEMI + ['-kernel', elf], cwd=work, timeout=30)
+        got.append('FAULT=%d: exit %d' % (k, r.returncode))
+        if r.returncode != want:
+            res.update(status='FAULT', detail='fault.c -DFAULT=%d: qemu %s, want exit %d' % (
+                k, 'timed out' if r.returncode == -1 else 'exited %d' % r.returncode, want))
+            return res
+    res['detail'] = ', '.join(got)
     return res
 
 
@@ -314,11 +354,13 @@ def main():
                 for l, m, c, x, es in ms for b in boards for e in es}
         kj = {('kernels', b.target, 'c'): ex.submit(kernels, src, b, os.path.join(scratch, 'kernels', b.target))
               for b in boards if b.fpu}
+        kj.update({('faults', b.target, 'c'): ex.submit(faults, src, b, os.path.join(scratch, 'faults', b.target))
+                   for b in boards})
         results = {k: f.result() for k, f in list(jobs.items()) + list(kj.items())}
     cols = [(b.target, e) for b in boards for e in ('c', 'llvm')]
     w = max(len(m[0]) for m in ms) + 2
     print('%-*s' % (w, 'model') + ''.join('%-16s' % ('%s/%s' % c) for c in cols))
-    for l in [m[0] for m in ms] + (['kernels'] if any(b.fpu for b in boards) else []):
+    for l in [m[0] for m in ms] + (['kernels'] if any(b.fpu for b in boards) else []) + ['faults']:
         print('%-*s' % (w, l) + ''.join('%-16s' % results[(l,) + c]['status'] if (l,) + c in results
                                         else '%-16s' % '-' for c in cols))
     print('(examples: both emitters; random graph k: --emit c for even k, llvm for odd k)')
