@@ -96,7 +96,7 @@ def main():
     print('|---|---|---|---|---|---|---|---|---|---|---|')
     for v, x in zip(rows['AVX512_CORE_VNNI'], rows['ALL']):
         print('| %s |' % ' | '.join([v[0].replace('_', ' '), v[2], v[3], v[4], v[5], v[7], v[8], v[9], x[7],
-                                     '%.2f' % (float(v[4]) / float(x[7])), x[10]]))
+                                     '%.2f' % (float(x[6]) / float(v[3])), x[10]]))
 
 
 if __name__ == '__main__':
