@@ -220,6 +220,8 @@ def main():
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--budget', type=float, default=1.0, help='seconds per build per round')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--time-only', action='store_true',
+                    help='only the interleaved timing, of the builds a previous run left in --work (no fp32 C)')
     a = ap.parse_args()
     a.q8c = os.path.abspath(a.q8c)
     work = a.work or tempfile.mkdtemp(prefix='q8c-nets-')
@@ -240,6 +242,21 @@ def main():
         d = os.path.join(work, name)
         os.makedirs(d, exist_ok=True)
         f32 = os.path.join(d, name + '.onnx')
+        if a.time_only:
+            exes = {k: os.path.join(d, k.replace(' ', '_') + '.exe') for k in ('int8 C', 'int8 LLVM')}
+            par = True
+            ort_rows = {'ORT fp32': dict(path=f32), 'ORT int8': dict(path=os.path.join(d, name + '_qdq.onnx'))}
+        else:
+            exes, par, ort_rows = prepare(a, name, d, f32, work, xc, xe, calib_nchw, x_nhwc, x_nchw, acc)
+        time_net(a, name, exes, par, ort_rows, x_nhwc, x_nchw, speed)
+    finish(a, work, acc, speed)
+
+
+def prepare(a, name, d, f32, work, xc, xe, calib_nchw, x_nhwc, x_nchw, acc):
+    """export, calibrate, build, check run_parallel, ORT models, accuracy row"""
+    import torch
+    import ort
+    if True:
         net = export(name, f32)
         with torch.no_grad():
             ref = net(torch.from_numpy(xe)).numpy()
@@ -287,60 +304,89 @@ def main():
             row[key] = (sqnr(ref, y), 100.0 * float(np.mean(y.argmax(1) == ref.argmax(1))))
         acc.append(row)
         log('%s: %s' % (name, ', '.join('%s SQNR %.1f dB top-1 %.0f %%' % (k, *row[k]) for k in ys)))
-        # timing: estimate each build's time, then interleave
+    return exes, par, ort_rows
+
+
+def time_net(a, name, exes, par, ort_rows, x_nhwc, x_nchw, speed):
+    """the builds in turns, a.rounds rounds: medians of the median and p10 times, and of their per-round ratios"""
+    import ort
+    if True:
         runs = [(k, 'q8c', exe, 0) for k, exe in exes.items()]
         if par:
             runs.append(('int8 C %d threads' % a.threads, 'q8c', exes['int8 C'], a.threads))
         runs += [(k, 'ort', v['path'], 0) for k, v in ort_rows.items()]
 
         def once(kind, what, thr, reps, warm):
+            """(median, p10) µs of reps single inferences"""
             if kind == 'q8c':
-                return float(sh([what, x_nhwc, what + '.t', str(a.eval), str(warm), str(reps), str(thr)]).split()[0])
-            return ort.run(what, x_nchw, a.eval, [3, 224, 224], what + '.t', warm, reps, a.ort_dir)['median_us']
+                return tuple(map(float, sh([what, x_nhwc, what + '.t', str(a.eval), str(warm), str(reps),
+                                            str(thr)]).split()[:2]))
+            r = ort.run(what, x_nchw, a.eval, [3, 224, 224], what + '.t', warm, reps, a.ort_dir)
+            return r['median_us'], r['p10_us']
 
         reps = {}
         for key, kind, what, thr in runs:
-            est = once(kind, what, thr, 1, 0)
+            est = once(kind, what, thr, 1, 0)[0]
             reps[key] = max(3, min(200, int(a.budget * 1e6 / est)))
         t = {key: [] for key, *_ in runs}
+        t10 = {key: [] for key, *_ in runs}
         for k in range(a.rounds):
             for key, kind, what, thr in runs:
-                t[key].append(once(kind, what, thr, reps[key], max(1, reps[key] // 5)))
+                m, p10 = once(kind, what, thr, reps[key], max(1, reps[key] // 5))
+                t[key].append(m)
+                t10[key].append(p10)
             log('%s round %d: %s' % (name, k + 1, ', '.join('%s %.0f' % (key, v[-1]) for key, v in t.items())))
         med = statistics.median
-        res = dict(net=name, us={key: med(v) for key, v in t.items()}, reps=reps, rounds=a.rounds)
-        res['ratio'] = {}
-        for num, den in (('int8 C', 'ORT int8'), ('int8 LLVM', 'ORT int8'), ('int8 C', 'ORT fp32'),
-                         ('int8 LLVM', 'ORT fp32'), ('int8 C', 'fp32 C'), ('ORT int8', 'ORT fp32')):
-            res['ratio'][num + ' / ' + den] = med([x / y for x, y in zip(t[num], t[den])])
+        res = dict(net=name, us={key: med(v) for key, v in t.items()}, p10={key: med(v) for key, v in t10.items()},
+                   reps=reps, rounds=a.rounds, ratio={}, ratio10={})
+        pairs = [('int8 C', 'ORT int8'), ('int8 LLVM', 'ORT int8'), ('int8 C', 'ORT fp32'), ('int8 LLVM', 'ORT fp32'),
+                 ('int8 C', 'fp32 C'), ('ORT int8', 'ORT fp32')]
         if par:
             pk = 'int8 C %d threads' % a.threads
-            res['ratio']['speedup %s' % pk] = med([x / y for x, y in zip(t['int8 C'], t[pk])])
+            pairs.append(('int8 C', pk))
+        for num, den in pairs:
+            if num in t and den in t:
+                lab = 'speedup on %d threads' % a.threads if 'threads' in den else num + ' / ' + den
+                res['ratio'][lab] = med([x / y for x, y in zip(t[num], t[den])])
+                res['ratio10'][lab] = med([x / y for x, y in zip(t10[num], t10[den])])
         speed.append(res)
         log('%s: %s' % (name, json.dumps(res)))
+
+
+def finish(a, work, acc, speed):
     with open(os.path.join(work, 'nets.json'), 'w') as f:
         json.dump(dict(acc=acc, speed=speed), f, indent=1, default=float)
-    print('Accuracy against PyTorch fp32 on %d synthetic images (q8c calibrated on %d others):\n' % (a.eval, a.calib))
-    print('| network | q8c int8 SQNR dB | top-1 agree | ORT int8 (QDQ) SQNR dB | top-1 agree | q8c fp32 SQNR dB |'
-          ' C = LLVM bits |')
-    print('|---|---|---|---|---|---|---|')
-    for r in acc:
-        print('| %s | %.1f | %.0f %% | %.1f | %.0f %% | %.1f | %s |' % (
-            r['net'], *r['int8 C'], *r['ORT int8'], r['fp32 C'][0], 'yes' if r['emitters_same'] else 'NO'))
+    if acc:
+        print('Accuracy against PyTorch fp32 on %d synthetic images (q8c calibrated on %d others):\n'
+              % (a.eval, a.calib))
+        print('| network | q8c int8 SQNR dB | top-1 agree | ORT int8 (QDQ) SQNR dB | top-1 agree |'
+              ' q8c fp32 SQNR dB | C = LLVM bits |')
+        print('|---|---|---|---|---|---|---|')
+        for r in acc:
+            print('| %s | %.1f | %.0f %% | %.1f | %.0f %% | %.1f | %s |' % (
+                r['net'], *r['int8 C'], *r['ORT int8'], r['fp32 C'][0], 'yes' if r['emitters_same'] else 'NO'))
     print('\nµs per inference, one thread unless said (medians of %d interleaved rounds):\n' % a.rounds)
     keys = [k for k in speed[0]['us']]
     print('| network | ' + ' | '.join(keys) + ' |')
     print('|---|' + '---|' * len(keys))
     for r in speed:
         print('| %s | ' % r['net'] + ' | '.join('%.0f' % r['us'][k] for k in keys) + ' |')
-    print('\nMedians of the per-round ratios:\n')
-    rk = list(speed[0]['ratio'])
-    print('| network | ' + ' | '.join(rk) + ' |')
-    print('|---|' + '---|' * len(rk))
+    print('\nThe same, 10th percentile of each build\'s single-inference times (the runs that had a core):\n')
+    print('| network | ' + ' | '.join(keys) + ' |')
+    print('|---|' + '---|' * len(keys))
     for r in speed:
-        print('| %s | ' % r['net'] + ' | '.join('%.2f' % r['ratio'][k] for k in rk) + ' |')
-    print('\nONNX Runtime %s; its int8 graph after optimization: %s' % (
-        acc[0]['ort_version'], '; '.join('%s: %s' % (r['net'], ', '.join(r['ort_fused'])) for r in acc)))
+        print('| %s | ' % r['net'] + ' | '.join('%.0f' % r['p10'][k] for k in keys) + ' |')
+    for title, field in (('Medians of the per-round ratios (of the medians):', 'ratio'),
+                         ('Medians of the per-round ratios of the 10th percentiles:', 'ratio10')):
+        print('\n%s\n' % title)
+        rk = list(speed[0][field])
+        print('| network | ' + ' | '.join(rk) + ' |')
+        print('|---|' + '---|' * len(rk))
+        for r in speed:
+            print('| %s | ' % r['net'] + ' | '.join('%.2f' % r[field][k] for k in rk) + ' |')
+    if acc:
+        print('\nONNX Runtime %s; its int8 graph after optimization: %s' % (
+            acc[0]['ort_version'], '; '.join('%s: %s' % (r['net'], ', '.join(r['ort_fused'])) for r in acc)))
 
 
 if __name__ == '__main__':
