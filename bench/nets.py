@@ -166,6 +166,17 @@ def make_qdq(fp32, rng, path):
             bq = bias + '_dq'
         return w + '_dq', bq
 
+    # a Conv output read only by Relu/Clip gets no Q/DQ of its own: ORT's
+    # quantizer does the same, and its optimizer then drops the Relu/Clip
+    # in front of the Q (ReluQuantFusion, ClipQuantFusion) and fuses
+    # DQ -> Conv -> Q into QLinearConv
+    users = {}
+    for nd in g.node:
+        for t in nd.input:
+            users.setdefault(t, []).append(nd.op_type)
+    for nd in g.node:
+        if nd.op_type == 'Conv' and all(u in ('Relu', 'Clip') for u in users.get(nd.output[0], ['x'])):
+            rng.pop(nd.output[0], None)
     for nd in g.node:
         ins = list(nd.input)
         if nd.op_type in ('Conv', 'Gemm') and len(ins) >= 2 and ins[1] in init and \
