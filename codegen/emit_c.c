@@ -317,6 +317,36 @@ static void put_steps(FILE *f, const Prog *p, int from, int to, bool in_body)
 	}
 }
 
+/* NAME_run_parallel: every step, those with tasks through q8_par
+   (runtime/par.h) and the caller's parallel_for, the others whole */
+static void put_run_parallel(FILE *f, const Prog *p)
+{
+	const char *n = p->name;
+	fprintf(f, "\nint %s_run_parallel(const float *const inputs[], float *const outputs[], void *arena,\n"
+		   "\tvoid (*parallel_for)(void *ctx, void (*task)(void *arg, size_t i), void *arg, size_t n), void *ctx)\n{\n"
+		   "\tunsigned char *A = arena;\n", n);
+	bool par = false;
+	for (int k = 0; k < p->nsteps; k++) {
+		const Step *s = &p->steps[k];
+		const char *a = arg(p, &s->a, false, k), *b = arg(p, &s->b, false, k), *y = arg(p, &s->y, false, k);
+		fprintf(f, "\t/* %d: %s */\n", k, comment(s->what));
+		if (s->ntasks > 1) {
+			fprintf(f, "\tq8_par(&step%d, q8k_%s, %s, %s, %s, %d, %d, parallel_for, ctx);\n", k, s->kernel, a, b,
+				y, (int)s->split, s->ntasks);
+			par = true;
+		} else {
+			fprintf(f, "\tq8k_%s(&step%d, %s, %s, %s);\n", s->kernel, k, a, b, y);
+		}
+	}
+	if (!uses(p, 0, p->nsteps, ARG_INPUT))
+		fputs("\t(void)inputs;\n", f);
+	if (!uses(p, 0, p->nsteps, ARG_OUTPUT))
+		fputs("\t(void)outputs;\n", f);
+	if (!par)
+		fputs("\t(void)parallel_for;\n\t(void)ctx;\n", f);
+	fputs("\t(void)A;\n\treturn 0;\n}\n", f);
+}
+
 static void write_c(FILE *f, const Prog *p)
 {
 	const char *n = p->name, *tname = p->target ? p->target->name : "?";
@@ -377,6 +407,7 @@ static void write_c(FILE *f, const Prog *p)
 		fprintf(f, "\t(void)inputs;\n\t(void)outputs;\n\t(void)A;\n}\n\nint %s_run(const float *const inputs[], float *const outputs[], void *arena)\n{\n"
 			   "\t%s_body(inputs, outputs, arena);\n\treturn 0;\n}\n",
 			n, n);
+		put_run_parallel(f, p);
 		return;
 	}
 	fprintf(f, "/* the int8 graph: steps [%d, %d) */\nstatic void %s_body(unsigned char *A)\n{\n", bb, be, n);
@@ -416,6 +447,7 @@ static void write_c(FILE *f, const Prog *p)
 	if (!p->nout)
 		fputs("\t(void)outputs;\n", f);
 	fputs("\treturn 0;\n}\n", f);
+	put_run_parallel(f, p);
 }
 
 void emit_c(const Prog *p, const char *dir)

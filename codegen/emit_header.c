@@ -49,7 +49,7 @@ static void write_header(FILE *f, const Prog *p)
 		   "   functions keep no other mutable state, so calls with distinct arenas\n"
 		   "   may run concurrently. */\n",
 		n, n, n, n, n, n);
-	fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", n, n);
+	fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", n, n);
 	fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
 	fprintf(f, "#define %s_NUM_INPUTS  %d\n", n, p->nin);
 	fprintf(f, "#define %s_NUM_OUTPUTS %d\n", n, p->nout);
@@ -82,6 +82,13 @@ static void write_header(FILE *f, const Prog *p)
 		p->is_float ? "Reads" : "Quantizes", p->is_float ? "float" : "int8",
 		p->is_float ? ", writes the float outputs" : ", dequantizes the outputs");
 	fprintf(f, "int %s_run(const float *const inputs[], float *const outputs[], void *arena);\n", n);
+	fprintf(f, "\n/* %s_run with each layer split over output rows (or elements) into\n"
+		   "   independent tasks, run through the caller's parallel_for: it must call\n"
+		   "   task(arg, i) once for every i in [0, n), on any threads, and return\n"
+		   "   when all have returned.  The code starts no threads itself.  Same\n"
+		   "   results as %s_run, bit for bit (docs/generated-code.md). */\n", n, n);
+	fprintf(f, "int %s_run_parallel(const float *const inputs[], float *const outputs[], void *arena,\n"
+		   "\tvoid (*parallel_for)(void *ctx, void (*task)(void *arg, size_t i), void *arg, size_t n), void *ctx);\n", n);
 
 	if (!p->is_float) {
 		fprintf(f, "\n/* The same graph on already-quantized data: input k is int8 with\n"

@@ -397,6 +397,45 @@ static void build_run_int8(Ctx *c)
 	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 }
 
+/* int NAME_run_parallel(inputs, outputs, arena, parallel_for, ctx): every
+   step, those with tasks through the runtime's q8_par (runtime/par.h) */
+static void build_run_parallel(Ctx *c, LLVMModuleRef kmod)
+{
+	const Prog *p = c->p;
+	LLVMValueRef def = LLVMGetNamedFunction(kmod, "q8_par");
+	if (!def || LLVMIsDeclaration(def))
+		die("q8_par is not in the %s runtime", bitcode_name(p->target));
+	LLVMTypeRef pt = LLVMGlobalGetValueType(def);
+	LLVMValueRef par = LLVMGetNamedFunction(c->m, "q8_par");
+	if (!par)
+		par = LLVMAddFunction(c->m, "q8_par", pt);
+	LLVMTypeRef ps[5] = {c->ptr, c->ptr, c->ptr, c->ptr, c->ptr};
+	LLVMValueRef fn = LLVMAddFunction(c->m, fmt("%s_run_parallel", p->name), LLVMFunctionType(c->i32, ps, 5, 0));
+	const char *names[5] = {"inputs", "outputs", "arena", "parallel_for", "ctx"};
+	for (int i = 0; i < 5; i++)
+		LLVMSetValueName2(LLVMGetParam(fn, (unsigned)i), names[i], strlen(names[i]));
+	if (c->kdef)
+		copy_target_attrs(fn, c->kdef);
+	LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->cx, fn, "entry"));
+	for (int k = 0; k < p->nsteps; k++) {
+		const Step *s = &p->steps[k];
+		LLVMValueRef a = arg_value(c, &s->a, fn, false), b = arg_value(c, &s->b, fn, false),
+			     y = arg_value(c, &s->y, fn, false);
+		if (s->ntasks > 1) {
+			LLVMValueRef args[9] = {
+				c->pglob[k], c->kernels[k], a, b, y,
+				LLVMConstInt(c->i32, (uint64_t)s->split, 0), LLVMConstInt(c->i32, (uint64_t)s->ntasks, 0),
+				LLVMGetParam(fn, 3), LLVMGetParam(fn, 4),
+			};
+			LLVMBuildCall2(c->b, pt, par, args, 9, "");
+		} else {
+			LLVMValueRef args[4] = {c->pglob[k], a, b, y};
+			LLVMBuildCall2(c->b, c->kfn, c->kernels[k], args, 4, "");
+		}
+	}
+	LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+}
+
 static void check_prog(const Prog *p)
 {
 	if (!p->name || !p->target || p->nsteps < 0 || p->nblobs < 0 || p->nin < 0 || p->nout < 0)
@@ -418,12 +457,13 @@ static void check_prog(const Prog *p)
 /* Everything the kernel module brought in becomes internal, so that two
    models (each with its own copy of the kernels) link into one program,
    and the optimizer may inline and specialize every kernel call. */
-static void internalize(LLVMModuleRef m, const char *keep1, const char *keep2)
+static void internalize(LLVMModuleRef m, const char *keep1, const char *keep2, const char *keep3)
 {
 	for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
 		size_t n;
 		const char *name = LLVMGetValueName2(f, &n);
-		if (LLVMIsDeclaration(f) || !strcmp(name, keep1) || (keep2 && !strcmp(name, keep2)))
+		if (LLVMIsDeclaration(f) || !strcmp(name, keep1) || (keep2 && !strcmp(name, keep2)) ||
+		    !strcmp(name, keep3))
 			continue;
 		LLVMSetLinkage(f, LLVMInternalLinkage);
 		LLVMSetVisibility(f, LLVMDefaultVisibility);
@@ -479,6 +519,7 @@ static void build_module(Ctx *c, LLVMModuleRef kmod)
 	build_run(c);
 	if (!p->is_float)
 		build_run_int8(c);
+	build_run_parallel(c, kmod);
 	if (emit_llvm_break_module)
 		break_module(c);
 	LLVMDisposeBuilder(c->b);
@@ -552,7 +593,8 @@ void emit_llvm(const Prog *p, const char *dir)
 	build_module(&c, kmod);
 	if (LLVMLinkModules2(c.m, kmod))
 		die("LLVM: linking the %s kernels failed", t->name);
-	internalize(c.m, fmt("%s_run", p->name), p->is_float ? NULL : fmt("%s_run_int8", p->name));
+	internalize(c.m, fmt("%s_run", p->name), p->is_float ? NULL : fmt("%s_run_int8", p->name),
+		fmt("%s_run_parallel", p->name));
 
 	char *err = NULL;
 	if (LLVMVerifyModule(c.m, LLVMReturnStatusAction, &err))

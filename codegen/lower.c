@@ -85,6 +85,7 @@ void lower_emit(L *l, Step *s)
 	Step *t = &PUSH(p->steps, p->nsteps);
 	*t = *s;
 	select_kernel(p->target, p, t);
+	lower_split(t);
 }
 
 static Step copy_step(L *l, Arg from, Arg to, const Value *v, const char *what)

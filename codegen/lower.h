@@ -66,6 +66,11 @@ typedef struct {
 	int pblob[Q8_NP];     /* blob index for p.p[k], or -1 for NULL */
 	Arg a, b, y;
 	const char *what;     /* the op it came from, for comments: "%y = qconv2d" */
+	/* NAME_run_parallel (codegen/lower_split.c, runtime/par.h): how the
+	   step splits (HOW of q8_par) and into how many tasks; ntasks 1 runs
+	   it whole */
+	int32_t split;
+	int ntasks;
 } Step;
 
 typedef struct {
@@ -132,6 +137,8 @@ Prog *lower(Graph *g, const Target *t, const char *name, bool keep_all);
    sets any extra params it needs.  Identity for TG_REF and the baseline
    targets.  The variant must give the same bits as the portable kernel. */
 void select_kernel(const Target *t, Prog *p, Step *s);
+/* codegen/lower_split.c: after select_kernel, sets s->split and s->ntasks */
+void lower_split(Step *s);
 
 /* tools/interp.c: runs a program with the reference kernels; in/out are
    float buffers, one per input/output. */

@@ -241,6 +241,7 @@ static const struct {
 	{ TG_X86_64_AVX512, "add_i8", "add_i8_avx512" },
 	{ TG_X86_64_AVX512, "sub_i8", "sub_i8_avx512" },
 	{ TG_X86_64_AVX512, "requant_i8", "requant_i8_avx512" },
+	{ TG_X86_64_AVX512, "mul_i8", "mul_i8_avx512" },
 	{ TG_X86_64_AVX2, "lut_i8", "lut_i8_avx2" },
 	{ TG_X86_64_AVX512, "lut_i8", "lut_i8_avx512" },
 	{ TG_AARCH64, "lut_i8", "lut_i8_neon" },

@@ -3,9 +3,12 @@
    requantize's multipliers and clamp; an integer clip that is the only
    use of an int8 result (of qconv2d, qdense, qadd, qsub, qmul or
    requantize, or another clip) narrows that op's clamp instead; a qlut
-   takes a clip or a qlut that reads it into its table.  The fused op takes the
+   takes a clip or a qlut that reads it into its table, and a qmul of a
+   tensor by a qlut of that same tensor (hardswish: x * hardsigmoid(x))
+   becomes one qlut.  The fused op takes the
    last op's result value, so names in dumps keep their meaning. */
 #include "quant.h"
+#include "../runtime/q8rt.h"
 
 
 static void remove_op(Graph *g, Op *op)
@@ -71,12 +74,54 @@ static bool fuse_lut(Graph *g, Op *op)
 	return true;
 }
 
+static int32_t zp0(const Value *v)
+{
+	return v->type.q ? v->type.q->zp[0] : 0;
+}
+
+/* qmul(x, qlut(x)) (either order), the qlut read by nothing else: the
+   result is a function of x alone, so the qlut takes the qmul into its
+   table, t'[k] = clamp(zy + rq((x - zx) * (t[k] - zt), m, s)) for x = k - 128:
+   the same bits as the two ops. */
+static bool fuse_mul_lut(Graph *g, Op *op)
+{
+	if (op->kind != OP_QMUL || op->a.nrq != 1 || op->out->type.dt != DT_I8 || !op->out->type.q ||
+	    op->out->type.q->n != 1)
+		return false;
+	for (int j = 0; j < 2; j++) {
+		Op *d = op->in[j]->def;
+		const Value *x = op->in[1 - j];
+		if (!d || d->kind != OP_QLUT || d->in[0] != x || only_user(g, d->out) != op ||
+		    x->type.dt != DT_I8 || d->out->type.dt != DT_I8 ||
+		    (x->type.q && x->type.q->n != 1) || (d->out->type.q && d->out->type.q->n != 1))
+			continue;
+		const int8_t *t = d->in[1]->data;
+		int32_t za = zp0(op->in[0]), zb = zp0(op->in[1]), zy = zp0(op->out);
+		int8_t *tab = alloc(256);
+		for (int k = 0; k < 256; k++) {
+			int32_t xv = k - 128, tv = t[k];
+			int32_t a = j == 1 ? xv : tv, b = j == 1 ? tv : xv;
+			int64_t v = (int64_t)zy + q8_rq((a - za) * (b - zb), op->a.mult[0], op->a.shift[0]);
+			tab[k] = (int8_t)(v < op->a.lo ? op->a.lo : v > op->a.hi ? op->a.hi : v);
+		}
+		d->in[1] = graph_add_const(g, fmt("%s.lut", op->out->name), d->in[1]->type, tab, d->loc);
+		take_result(g, d, op);
+		return true;
+	}
+	return false;
+}
+
 void pass_fuse(Graph *g, Options *o)
 {
 	(void)o;
 	bool luts = false;
 	for (int i = 0; i < g->nops; i++) {
 		Op *op = g->ops[i];
+		if (fuse_mul_lut(g, op)) {
+			luts = true;
+			i--;   /* op is gone; the next one moved into its place */
+			continue;
+		}
 		while (op->kind == OP_QLUT && fuse_lut(g, op))
 			luts = true;
 		if ((op->kind == OP_QCONV2D || op->kind == OP_QDENSE) && op->a.nrq == 0 &&

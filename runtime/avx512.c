@@ -1007,6 +1007,34 @@ Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b,
 	}
 }
 
+/* qmul int8: (x - azp) * (z - bzp) is at most 255 * 255, exact in int32,
+   then q8_rq's 64-bit rounding 16 lanes at a time.  b same shape, scalar,
+   or along C when C is a multiple of 16; other shapes go the portable way. */
+Q8K void q8k_mul_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int64_t n = p->i[Q8_COUNT], C = p->i[Q8_C];
+	int bm = p->i[Q8_BMODE];
+	if (bm == 1 && (C <= 0 || C % 16)) {
+		q8k_mul_i8(p, a, b, y);
+		return;
+	}
+	const int8_t *x = a, *z = b;
+	int8_t *o = y;
+	const int32_t *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	const __m512i azp = _mm512_set1_epi32(p->i[Q8_AZP]), bzp = _mm512_set1_epi32(p->i[Q8_BZP]);
+	const __m512i yzp = _mm512_set1_epi32(p->i[Q8_YZP]), mv = _mm512_set1_epi32(m[0]);
+	const __m512i sv = _mm512_set1_epi32(s[0]), z0 = _mm512_set1_epi32(z[0]);
+	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
+		__m512i u = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), azp);
+		__m512i v = bm == 2 ? z0 : _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + (bm ? i % C : i)));
+		__m512i t = _mm512_mullo_epi32(u, _mm512_sub_epi32(v, bzp));
+		__m512i r = _mm512_add_epi32(x5_rqc(t, mv, sv, lo, hi), yzp);
+		_mm_mask_storeu_epi8(o + i, k, _mm512_cvtepi32_epi8(r));
+	}
+}
+
 /* Max pooling in two passes over a batch of output rows: the max over
    each window's rows (clipped to the image) of whole input rows, 64
    bytes at a time whatever C, into a buffer; then per output pixel the

@@ -77,6 +77,9 @@ enum {
 	Q8_NP = 8
 };
 
+/* how a step splits into tasks in NAME_run_parallel (runtime/par.h) */
+enum { Q8_SPLIT_NONE, Q8_SPLIT_ROWS, Q8_SPLIT_ELEMS, Q8_SPLIT_FLAT };
+
 /* act_f32's functions */
 enum { Q8_ACT_SIGMOID, Q8_ACT_TANH, Q8_ACT_HARDSWISH, Q8_ACT_HARDSIGMOID, Q8_ACT_LEAKYRELU };
 

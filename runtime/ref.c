@@ -615,3 +615,5 @@ Q8K void q8k_lut_i8(const q8_params *p, const void *a, const void *b, void *y)
 #undef IP
 #undef POOL_LOOP
 #undef WINDOW
+
+#include "par.h"

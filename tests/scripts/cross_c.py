@@ -11,7 +11,10 @@ or under qemu, and compares the float outputs of NAME_run with `q8c run`
 bit for bit.  The driver also feeds NAME_run_int8 the input quantized with
 the header's scale and zero point: its int8 outputs must agree on every
 target and, when the float output is just their dequantization, with
-NAME_run too.  The driver fills the arena with garbage before every call:
+NAME_run too.  It also runs NAME_run_parallel, with a parallel-for that
+runs the tasks in reverse order and with the pthreads pool of
+tools/driver/pool.h on 2 threads: both must give NAME_run's bits.
+The driver fills the arena with garbage before every call:
 generated code must not read what it did not write.
 
 With --float, the models are compiled and run with --float instead (the
@@ -64,12 +67,21 @@ DRIVER = r'''/* cross_c.py driver: IN.bin OUT.bin OUTQ.bin COUNT */
 #include <stdlib.h>
 #include <string.h>
 #include "m.h"
+#include "pool.h"
 static _Alignas(64) unsigned char arena[m_ARENA_SIZE + 64];
-static float in[m_INPUT0_SIZE], out[m_OUTPUT0_SIZE];
+static float in[m_INPUT0_SIZE], out[m_OUTPUT0_SIZE], outp[m_OUTPUT0_SIZE];
+/* a parallel-for that runs the tasks in reverse order on this thread */
+static void serial_for(void *ctx, void (*task)(void *, size_t), void *arg, size_t n)
+{
+	(void)ctx;
+	while (n--)
+		task(arg, n);
+}
 int main(int argc, char **argv)
 {
 	if (argc != 5)
 		return 2;
+	q8_pool *pool = q8_pool_new(2);
 	long n = atol(argv[4]);
 	FILE *fi = fopen(argv[1], "rb"), *fo = fopen(argv[2], "wb"), *fq = fopen(argv[3], "wb");
 	if (!fi || !fo || !fq)
@@ -83,6 +95,18 @@ int main(int argc, char **argv)
 		if (m_run(ins, outs, arena) != 0)
 			return 5;
 		fwrite(out, sizeof(float), m_OUTPUT0_SIZE, fo);
+		/* m_run_parallel gives m_run's bits, with tasks in any order and on 2 threads */
+		for (int k = 0; k < 2; k++) {
+			float *pouts[1] = {outp};
+			memset(arena, 0x3c ^ (int)i, sizeof arena);
+			if (m_run_parallel(ins, pouts, arena, k ? q8_pool_for : serial_for, pool) != 0)
+				return 7;
+			if (memcmp(out, outp, sizeof out) != 0) {
+				fprintf(stderr, "m_run_parallel (%s) differs from m_run on sample %ld\n",
+					k ? "2 threads" : "serial, reversed", i);
+				return 8;
+			}
+		}
 #ifdef m_INPUT0_SCALE
 		/* quantize as the spec says: round half to even, saturate.
 		   lrintf, not a cast: clang vectorizes a float -> int cast
@@ -103,9 +127,12 @@ int main(int argc, char **argv)
 	}
 	fclose(fo);
 	fclose(fq);
+	q8_pool_free(pool);
 	return 0;
 }
 '''
+# the driver's pthreads pool (tools/driver/pool.h): flags to build it
+POOL_FLAGS = ['-I', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'driver'), '-pthread']
 
 
 def workers():
@@ -218,7 +245,7 @@ def check(q8c, t, model, calib, x, ref, work):
     drv = os.path.join(work, 'driver.c')
     open(drv, 'w').write(DRIVER)
     exe = os.path.join(work, 'm.exe')
-    r = run(t.cc + t.ld + ['-std=c11', '-O2', '-I', out, drv] + objs + ['-lm', '-o', exe])
+    r = run(t.cc + t.ld + ['-std=c11', '-O2', '-I', out] + POOL_FLAGS + [drv] + objs + ['-lm', '-o', exe])
     if r.returncode != 0:
         return res('FAIL', 'link failed: %s' % tail(r.stderr, 800))
 

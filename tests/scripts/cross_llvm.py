@@ -75,7 +75,7 @@ def check_llvm(q8c, t, model, flags, x, ref, work):
     drv = os.path.join(work, 'driver.c')
     open(drv, 'w').write(cross_c.DRIVER)
     exe = os.path.join(work, 'm.exe')
-    r = run(gcc(t) + ['-std=c11', '-O2', '-I', out, drv, os.path.join(out, 'm.o'), '-lm', '-o', exe])
+    r = run(gcc(t) + ['-std=c11', '-O2', '-I', out] + cross_c.POOL_FLAGS + [drv, os.path.join(out, 'm.o'), '-lm', '-o', exe])
     if r.returncode != 0:
         return False, 'link with %s failed: %s' % (gcc(t)[0], tail(r.stderr, 800)), None
     info = cross_c.header_info(out)

@@ -374,7 +374,7 @@ static void test_isa_files(void **state)
 		if (have("llvm-nm-16")) {
 			assert_int_equal(sh(fmt("%s -std=c11 -O2 -I%s -c %s/m.c -o %s/m.o", t[i].cc, d, d, d)), 0);
 			char *g = capture(fmt("llvm-nm-16 --defined-only --extern-only --format=just-symbols %s/m.o | sort | tr '\\n' ' '", d));
-			if (strcmp(g, "m_run m_run_int8 ") != 0)
+			if (strcmp(g, "m_run m_run_int8 m_run_parallel ") != 0)
 				fail_msg("%s: global symbols %s", targets[t[i].k].name, g);
 		}
 		if (t[i].cpu && system(fmt("grep -qw %s /proc/cpuinfo", t[i].cpu)) != 0)
@@ -427,7 +427,7 @@ static void test_no_fma_contraction(void **state)
 }
 
 /* Constants come back bit for bit, and two models link into one
-   program (everything but NAME_run / NAME_run_int8 is static). */
+   program (everything but the NAME_run* entry points is static). */
 static void test_float_bits_and_two_models(void **state)
 {
 	(void)state;
@@ -494,7 +494,7 @@ static void test_text(void **state)
 	assert_int_equal(sh(fmt("cc -std=c11 -c %s/m.c -o %s/m.o", d, d)), 0);
 	/* only the entry points are global, everything else is local */
 	char *g = capture(fmt("nm %s/m.o | awk '$2 ~ /[A-Z]/ && $2 != \"U\" {print $3}' | sort | tr '\\n' ' '", d));
-	assert_string_equal(g, "m_run m_run_int8 ");
+	assert_string_equal(g, "m_run m_run_int8 m_run_parallel ");
 }
 
 /* A header scale prints with 9 significant digits and reads back as

@@ -252,7 +252,7 @@ static void module_shape(void **state)
 	assert_non_null(strstr(ll, "target triple = \"x86_64-unknown-linux-gnu\""));
 	char *syms;
 	assert_int_equal(sh(&syms, "nm --defined-only --extern-only %s/shape.o | awk '{print $3}' | sort", d), 0);
-	assert_string_equal(syms, "shape_run\nshape_run_int8\n");
+	assert_string_equal(syms, "shape_run\nshape_run_int8\nshape_run_parallel\n");
 	sh(NULL, "rm -rf %s", d);
 }
 

@@ -267,6 +267,45 @@ static void test_fold_transposes(void **state)
 	assert_int_equal(g->outputs[1]->def->kind, OP_TRANSPOSE);
 }
 
+/* hardswish as ONNX opset 13 writes it, x * hardsigmoid(x): the fuse pass
+   makes the qmul of x by the qlut of x one qlut.  sx = 0.05 ([-6.35,
+   6.35]), hardsigmoid's result [0, 1] (sh = 1/127), y [-6.35, 6.35]
+   (sy = 0.05), zero points 0, so y = x * h * 127 / 127 in q units:
+     q = 0:    x = 0 -> 0
+     q = 20:   x = 1, h(1) = 0.7 -> 88.9 -> 89; 20 * 89 / 127 = 14.016 -> 14
+     q = -20:  x = -1, h = 0.3 -> 38.1 -> 38; -20 * 38 / 127 = -5.98 -> -6
+     q = 127:  x = 6.35, h = 1 -> 127; 127 * 127 / 127 = 127
+     q = -128: x = -6.4, h = 0 -> 0
+   and every entry within one step of x * h(x) / sy in float. */
+static void test_hardswish_mul_fused(void **state)
+{
+	(void)state;
+	Graph *g = graph_new("hs");
+	Value *x = in_f32(g, "x", ty(DT_F32, 2, 1, 8), -6.35, 6.35);
+	Op *h = op2(g, OP_HARDSIGMOID, x, NULL, NULL, "h", ty(DT_F32, 2, 1, 8));
+	h->a.alpha = 0.2, h->a.beta = 0.5;
+	range(h->out, 0, 1);
+	Op *m = op2(g, OP_MUL, x, h->out, NULL, "y", ty(DT_F32, 2, 1, 8));
+	range(m->out, -6.35, 6.35);
+	out(g, m->out);
+	Options o = {0};
+	run_passes(g, &o, 3);
+	assert_int_equal(count_ops(g, OP_QMUL), 1);
+	run_passes(g, &o, 4);
+	assert_int_equal(count_ops(g, OP_QMUL), 0);
+	const int8_t *t = table(g);
+	assert_int_equal(t[128 + 0], 0);
+	assert_int_equal(t[128 + 20], 14);
+	assert_int_equal(t[128 - 20], -6);
+	assert_int_equal(t[255], 127);
+	assert_int_equal(t[0], 0);
+	for (int k = 0; k < 256; k++) {
+		double xv = 0.05 * (k - 128), hv = fmin(1, fmax(0, 0.2 * xv + 0.5));
+		assert_true(fabs(t[k] - xv * hv / 0.05) <= 1.0);
+	}
+	assert_string_equal(find_op(g, OP_QLUT, 0)->out->name, "y.q"); /* the qmul's result */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_fold_consts),
 		cmocka_unit_test(test_fold_dq_transpose),
 		cmocka_unit_test(test_fold_transposes),
+		cmocka_unit_test(test_hardswish_mul_fused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

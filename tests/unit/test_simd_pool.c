@@ -230,12 +230,13 @@ static void test_elementwise(void **state)
 	assert_string_equal(selected("add_i8"), "add_i8_avx512");
 	assert_string_equal(selected("sub_i8"), "sub_i8_avx512");
 	assert_string_equal(selected("requant_i8"), "requant_i8_avx512");
+	assert_string_equal(selected("mul_i8"), "mul_i8_avx512");
 	if (!have_avx512()) {
-		printf("[  SKIPPED ] add/sub/requant_i8_avx512: this CPU has no AVX-512 VNNI\n");
+		printf("[  SKIPPED ] add/sub/mul/requant_i8_avx512: this CPU has no AVX-512 VNNI\n");
 		skip();
 	}
-	int wide = 0, fast = 0, slow = 0;
-	for (int n = 0; n < 600; n++) {
+	int wide = 0, fast = 0, slow = 0, mulc = 0;
+	for (int n = 0; n < 800; n++) {
 		q8_params p;
 		memset(&p, 0, sizeof p);
 		int C = rnd(0, 1) ? 16 * rnd(1, 8) : rnd(1, 40), count = C * rnd(1, 9);
@@ -247,8 +248,14 @@ static void test_elementwise(void **state)
 		p.i[Q8_YZP] = rnd(-128, 127);
 		p.i[Q8_LO] = rnd(0, 3) ? -128 : rnd(-128, 0);
 		p.i[Q8_HI] = rnd(0, 3) ? 127 : rnd(0, 127);
-		int kind = n % 3; /* add, sub, requantize */
-		if (kind < 2) {
+		int kind = n % 4; /* add, sub, requantize, mul */
+		if (kind == 3) {
+			/* qmul: one multiplier, any shift; b same shape, along C, scalar */
+			m[0] = rnd_mult(), sh[0] = rnd(-31, 10);
+			p.i[Q8_BMODE] = rnd(0, 2);
+			p.i[Q8_NRQ] = 1;
+			mulc += p.i[Q8_BMODE] != 1 || C % 16 == 0;
+		} else if (kind < 2) {
 			/* operands to the common scale: shifts that keep 20 bits of
 			   headroom (as fixedpoint.c makes them), the output any */
 			for (int k = 0; k < 2; k++)
@@ -266,8 +273,8 @@ static void test_elementwise(void **state)
 				mc[c] = rnd_mult(), sc[c] = rnd(-31, 8);
 			wide += per && C % 16 == 0;
 		}
-		p.p[Q8P_MULT] = kind < 2 ? m : mc;
-		p.p[Q8P_SHIFT] = kind < 2 ? sh : sc;
+		p.p[Q8P_MULT] = kind != 2 ? m : mc;
+		p.p[Q8P_SHIFT] = kind != 2 ? sh : sc;
 		int8_t *x = malloc((size_t)count), *z = malloc((size_t)count);
 		int8_t *want = malloc((size_t)count + 64), *got = malloc((size_t)count + 64);
 		for (int k = 0; k < count; k++)
@@ -280,13 +287,16 @@ static void test_elementwise(void **state)
 		} else if (kind == 1) {
 			q8k_sub_i8(&p, x, z, want);
 			q8k_sub_i8_avx512(&p, x, z, got);
+		} else if (kind == 3) {
+			q8k_mul_i8(&p, x, z, want);
+			q8k_mul_i8_avx512(&p, x, z, got);
 		} else {
 			q8k_requant_i8(&p, x, NULL, want);
 			q8k_requant_i8_avx512(&p, x, NULL, got);
 		}
 		if (memcmp(want, got, (size_t)count + 64))
 			fail_msg("%s case %d differs (count %d, C %d, bmode %d, nrq %d)",
-			         kind == 0 ? "add" : kind == 1 ? "sub" : "requant", n, count, C,
+			         kind == 0 ? "add" : kind == 1 ? "sub" : kind == 3 ? "mul" : "requant", n, count, C,
 			         p.i[Q8_BMODE], p.i[Q8_NRQ]);
 		free(x);
 		free(z);
@@ -295,6 +305,7 @@ static void test_elementwise(void **state)
 	}
 	assert_true(wide > 20); /* the per-channel vector path was exercised */
 	assert_true(fast > 100 && slow > 20); /* both add/sub paths too */
+	assert_true(mulc > 100);              /* and the vector qmul */
 }
 
 /* average pooling, windowed and global: the avx512 variants against the
