@@ -6,7 +6,8 @@
    dense become qconv2d / qdense (an int32 accumulator) + requantize,
    add/sub/mul become qadd/qsub/qmul, relu/relu6/clip an integer clip,
    the activations (sigmoid, tanh, ...) a qlut (lut.c); pools, pad,
-   reshape, flatten, transpose and concat run on int8 as they are.  The
+   reshape, flatten, transpose and concat run on int8 as they are (an
+   average pool that QDQ nodes quantize at a new scale becomes a conv).  The
    inputs get a quantize, the outputs a dequantize.  docs/numerics.md has
    the arithmetic.  The multipliers are left to the fixedpoint pass and the
    zero points to the zeropoint pass.  Ops already integer are skipped, so
