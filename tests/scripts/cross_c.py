@@ -4,8 +4,8 @@
 usage: cross_c.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T] [--float]
 
 For every test model (the conformance models, the examples' model.q8 and
-model_qdq.q8, tests/models/*.q8, the ONNX models of tests/onnx and its networks in
-tests/onnx/nets) and every target, compiles the model with
+model_qdq.q8, tests/models/*.q8, the ONNX networks of tests/onnx/nets) and
+every target, compiles the model with
 `q8c compile --emit c --target T`, builds it with a driver using the
 target's C compiler (-Wall -Wextra -Wpedantic -Werror), runs it natively
 or under qemu, and compares the float outputs of NAME_run with `q8c run`
@@ -340,20 +340,13 @@ def models(src, scratch):
 
 
 def onnx_nets(src, inputs):
-    """The ONNX models of tests/onnx (their inputs, NHWC, also as calibration data,
-    with the inputs halved) and the networks of tests/onnx/nets (fp32 and QDQ): the
+    """The ONNX networks of tests/onnx/nets (fp32 and QDQ), imported by q8c: the
     examples' QDQ files with their calibration and test digits (their fp32 files hold
-    the networks of examples/*/model.q8, which are here already), the torchvision networks with
-    32 of their test images as calibration data; two inputs each."""
+    the networks of examples/*/model.q8, which are here already), the torchvision
+    networks with 32 of their test images as calibration data; two inputs each.
+    (The small models of tests/onnx are left to onnx_import.py: each model here
+    costs some 20 s of CPU in the two cross tests.)"""
     out = []
-    for m in sorted(glob.glob(os.path.join(src, 'tests', 'onnx', '*.onnx'))):
-        stem = os.path.basename(m)[:-5]
-        x = np.load(m[:-5] + '_x.npy')
-        x = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
-        calib, xp = os.path.join(inputs, 'onnx.%s.calib.npy' % stem), os.path.join(inputs, 'onnx.%s.x.npy' % stem)
-        np.save(calib, np.concatenate([x, x * 0.5]))
-        np.save(xp, x[:2])
-        out.append(('onnx/' + stem, m, calib, xp))
     d = os.path.join(src, 'tests', 'onnx', 'nets')
     if not os.path.isdir(d):
         return out
