@@ -6,7 +6,8 @@
    dense become qconv2d / qdense (an int32 accumulator) + requantize,
    add/sub/mul become qadd/qsub/qmul, relu/relu6/clip an integer clip,
    the activations (sigmoid, tanh, ...) a qlut (lut.c); pools, pad,
-   reshape, flatten, transpose and concat run on int8 as they are.  The
+   reshape, flatten, transpose and concat run on int8 as they are (an
+   average pool that QDQ nodes quantize at a new scale becomes a conv).  The
    inputs get a quantize, the outputs a dequantize.  docs/numerics.md has
    the arithmetic.  The multipliers are left to the fixedpoint pass and the
    zero points to the zeropoint pass.  Ops already integer are skipped, so
@@ -218,10 +219,30 @@ static void q_binary(Graph *g, Options *o, Op *op)
 	set_clamp(op, full);
 }
 
-/* relu, relu6, clip: a clip with bounds in the quantized domain. */
-static void q_clamp(Op *op)
+/* The QDQ quantize that reads v, or NULL. */
+static Op *qdq_reader(Graph *g, const Value *v)
+{
+	for (int i = 0; i < g->nops; i++)
+		if (g->ops[i]->kind == OP_QUANTIZE && g->ops[i]->in[0] == v)
+			return g->ops[i];
+	return NULL;
+}
+
+/* relu, relu6, clip: a clip with bounds in the quantized domain.  When a
+   QDQ quantize reads the result at another scale, the operand is
+   requantized to that scale first and clipped there: quantizing is
+   monotonic, so that is exactly quantize(clip(x)), while clipping at the
+   operand's scale moves a bound that is not on its grid (6 at a scale of
+   0.0748: 5.98, one step below 6 at the output's 6/255). */
+static void q_clamp(Graph *g, Options *o, Op *op)
 {
 	Value *x = act_in(op, 0);
+	Op *u = qdq_reader(g, op->out);
+	if (u && !quant_close(qdq_quant(o, u), x->type.q)) {
+		Op *r = requant_op(g, x, qdq_quant(o, u), true, fmt("%s.rq", op->out->name), op->loc);
+		graph_insert_before(g, op, r);
+		op->in[0] = x = r->out;
+	}
 	double s = x->type.q->scale[0];
 	int32_t z = x->type.q->zp[0];
 	double mn = 0, mx = INFINITY;
@@ -383,6 +404,44 @@ static void to_depthwise(Graph *g, Options *o, Op *op, Value *x, const double *a
 	q_conv(g, o, op, NULL); /* a new op: bias correction has no means for it */
 	if (r2)
 		q_same(r2); /* after q_conv: it reads the requantized result */
+}
+
+/* An average pool (no padding) that a QDQ quantize reads at another scale
+   than its input's: ONNX Runtime takes the mean in float and rounds once to
+   the output scale, while the mean at the input's scale then a requantize
+   rounds twice (off by up to s_x / (2 s_y) steps: 4 on the squeeze-excite
+   pools of mobilenet_v3).  The pool becomes a depthwise conv2d with weights
+   1/n (each exactly 127 in int8) and one requantize.  True when done. */
+static bool q_pool_rescale(Graph *g, Options *o, Op *op)
+{
+	Value *x = act_in(op, 0), *y = op->out;
+	Op *u = qdq_reader(g, y);
+	if (!u || x->type.rank != 4 || quant_close(qdq_quant(o, u), x->type.q))
+		return false;
+	int64_t kh = x->type.dims[1], kw = x->type.dims[2], nc = x->type.dims[3];
+	if (op->kind == OP_AVGPOOL) {
+		for (int k = 0; k < 4; k++)
+			if (op->a.pads[k])
+				return false; /* the window's count varies at the border */
+		kh = op->a.size[0], kw = op->a.size[1];
+	} else {
+		op->a.strides[0] = op->a.strides[1] = 1;
+		memset(op->a.pads, 0, sizeof op->a.pads);
+	}
+	float *w = alloc_array((size_t)(nc * kh * kw), sizeof *w), *b = alloc_array((size_t)nc, sizeof *b);
+	for (int64_t i = 0; i < nc * kh * kw; i++)
+		w[i] = (float)(1.0 / (double)(kh * kw));
+	Type wt = {.dt = DT_F32, .rank = 4, .dims = {nc, kh, kw, 1}}, bt = {.dt = DT_F32, .rank = 1, .dims = {nc}};
+	op->kind = OP_CONV2D;
+	op->in = alloc_array(3, sizeof *op->in);
+	op->in[0] = x;
+	op->in[1] = graph_add_const(g, fmt("%s.mean", y->name), wt, w, op->loc);
+	op->in[2] = graph_add_const(g, fmt("%s.zero", y->name), bt, b, op->loc);
+	op->nin = 3;
+	op->a.groups = nc;
+	op->a.dilations[0] = op->a.dilations[1] = 1;
+	q_conv(g, o, op, NULL);
+	return true;
 }
 
 /* batchnorm that fold could not merge into a conv */
@@ -614,9 +673,12 @@ void pass_quantize(Graph *g, Options *o)
 		switch (op->kind) {
 		case OP_CONV2D: case OP_DENSE: q_conv(g, o, op, m); break;
 		case OP_ADD: case OP_SUB: case OP_MUL: q_binary(g, o, op); break;
-		case OP_RELU: case OP_RELU6: case OP_CLIP: q_clamp(op); break;
-		case OP_MAXPOOL: case OP_AVGPOOL: case OP_GAVGPOOL:
-		case OP_PAD: case OP_RESHAPE: case OP_FLATTEN: case OP_TRANSPOSE: q_same(op); break;
+		case OP_RELU: case OP_RELU6: case OP_CLIP: q_clamp(g, o, op); break;
+		case OP_AVGPOOL: case OP_GAVGPOOL:
+			if (!q_pool_rescale(g, o, op))
+				q_same(op);
+			break;
+		case OP_MAXPOOL: case OP_PAD: case OP_RESHAPE: case OP_FLATTEN: case OP_TRANSPOSE: q_same(op); break;
 		case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_LEAKYRELU:
 			q_lut(g, o, op);
 			break;

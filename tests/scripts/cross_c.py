@@ -4,7 +4,8 @@
 usage: cross_c.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T] [--float]
 
 For every test model (the conformance models, the examples' model.q8 and
-model_qdq.q8, tests/models/*.q8) and every target, compiles the model with
+model_qdq.q8, tests/models/*.q8, the ONNX networks of tests/onnx/nets) and
+every target, compiles the model with
 `q8c compile --emit c --target T`, builds it with a driver using the
 target's C compiler (-Wall -Wextra -Wpedantic -Werror), runs it natively
 or under qemu, and compares the float outputs of NAME_run with `q8c run`
@@ -361,6 +362,37 @@ def models(src, scratch):
         np.save(calib, rng.uniform(-1, 1, [32] + shape[1:]).astype(np.float32))
         np.save(x, rng.uniform(-1.2, 1.2, [4] + shape[1:]).astype(np.float32))
         out.append(('tests/' + stem, m, calib, x))
+    out += onnx_nets(src, inputs)
+    return out
+
+
+def onnx_nets(src, inputs):
+    """The ONNX networks of tests/onnx/nets (fp32 and QDQ), imported by q8c: the
+    examples' QDQ files with their calibration and test digits (their fp32 files hold
+    the networks of examples/*/model.q8, which are here already), the torchvision
+    networks with 32 of their test images as calibration data; two inputs each.
+    (The small models of tests/onnx are left to onnx_import.py: each model here
+    costs some 20 s of CPU in the two cross tests.)"""
+    out = []
+    d = os.path.join(src, 'tests', 'onnx', 'nets')
+    if not os.path.isdir(d):
+        return out
+    u8 = np.load(os.path.join(d, 'nets_x.npy'))
+    xn = (u8.astype(np.float32) - np.float32(128)) / np.float32(64)
+    np.save(os.path.join(inputs, 'nets.calib.npy'), xn[-32:])
+    np.save(os.path.join(inputs, 'nets.x.npy'), xn[:2])
+    for m in sorted(glob.glob(os.path.join(d, '*.onnx'))):
+        stem = os.path.basename(m)[:-5]
+        base = stem[:-4] if stem.endswith('_qdq') else stem
+        if base.startswith('ex_'):
+            if stem == base:
+                continue
+            e = os.path.join(src, 'examples', base[3:])
+            calib, x = os.path.join(e, 'calib.npy'), os.path.join(inputs, base + '.x.npy')
+            np.save(x, np.load(os.path.join(e, 'test_x.npy'))[:2])
+        else:
+            calib, x = os.path.join(inputs, 'nets.calib.npy'), os.path.join(inputs, 'nets.x.npy')
+        out.append(('onnx/' + stem, m, calib, x))
     return out
 
 

@@ -5,7 +5,7 @@ usage: cross_llvm.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T]
 
 The models, inputs, targets and driver are those of cross_c.py (imported,
 so the two matrices stay the same): the conformance models, the examples,
-tests/models/*.q8.  For each model and target: `q8c compile --emit llvm`,
+tests/models/*.q8, the ONNX networks of tests/onnx/nets.  For each model and target: `q8c compile --emit llvm`,
 link NAME.o with the driver using the target's gcc (cc,
 aarch64-linux-gnu-gcc, riscv64-linux-gnu-gcc), run it natively or under
 qemu (RVV at vlen 128 and 256), and compare bit for bit with `q8c run`;
