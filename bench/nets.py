@@ -16,7 +16,7 @@ For each network:
     from MinMax calibration ranges: u8 activations, per-channel s8 weights,
     int32 bias), one thread each; and q8c int8 (C) through NAME_run_parallel
     with the pthreads pool of tools/driver/pool.h on --threads threads.
-All q8c builds link bench/net_driver.c (cc -O2 -march=native), timing
+All q8c builds link tools/driver/bench_driver.c (cc -O2 -march=native), timing
 NAME_run: float in, float out, as ORT is timed.
 
 usage: /usr/bin/python3 bench/nets.py [--q8c build/q8c] [--nets a,b] [--work DIR]
@@ -212,7 +212,7 @@ def build(q8c, model, out, flags, threads_ok):
     par = ['-DQ8_PARALLEL', '-pthread'] if threads_ok and 'm_run_parallel' in open(os.path.join(out, 'm.h')).read() \
         else []
     sh(['cc', '-O2', '-march=native', '-I', out, '-I', os.path.join(ROOT, 'tools', 'driver'),
-        '-DQ8_MODEL_H="m.h"', '-DQ8_NAME=m'] + par + [os.path.join(HERE, 'net_driver.c')] + objs + ['-lm', '-o', exe])
+        '-DQ8_MODEL_H="m.h"', '-DQ8_NAME=m'] + par + [os.path.join(HERE, '..', 'tools', 'driver', 'bench_driver.c')] + objs + ['-lm', '-o', exe])
     return exe, bool(par)
 
 

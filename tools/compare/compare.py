@@ -105,9 +105,9 @@ def q8c_rows(a, name, mdir, xnpy, xbin, labels, work):
             srcs = sorted(os.path.join(out, f) for f in os.listdir(out) if f.endswith('.c' if emit == 'c' else '.o'))
             exe = out + '.exe'
             sh(['cc', '-O2', '-march=native', '-I', out, '-DQ8_MODEL_H="m.h"', '-DQ8_NAME=m',
-                os.path.join(HERE, 'bench_driver.c')] + srcs + ['-lm', '-o', exe])
+                os.path.join(HERE, '..', 'driver', 'bench_driver.c')] + srcs + ['-lm', '-o', exe])
             ybin = out + '.y'
-            med, p10 = map(float, sh([exe, xbin, ybin, str(len(labels)), str(a.warmup), str(a.reps)]).split())
+            med, p10 = map(float, sh([exe, xbin, ybin, str(len(labels)), str(a.warmup), str(a.reps), '0']).split())
             y = np.fromfile(ybin, '<f4').reshape(len(labels), -1)
             if ref is not None:
                 same = np.array_equal(y, interp[ref])
@@ -133,7 +133,7 @@ def paired(a, rows, xbin, n):
     t_ort, t_probe = [], []
     for k in range(a.rounds):
         for r in q:
-            out = sh([r['exe'], xbin, r['exe'] + '.pair', str(n), str(a.warmup), str(reps)])
+            out = sh([r['exe'], xbin, r['exe'] + '.pair', str(n), str(a.warmup), str(reps), '0'])
             t[r['emit']].append(float(out.split()[0]))
         t_ort.append(ort.run(o['model'], xbin, n, o['dims'], o['model'] + '.pair', a.warmup, reps,
                              a.ort_dir)['median_us'])

@@ -77,7 +77,7 @@ def markdown(results, info, a, args):
       'from the training set), the same for every tool. Top-1 is over the 1000 test images.')
     w('- Latency: batch 1, one thread, float input and float output, the median of %d single-inference '
       'times after %d warm-up inferences, cycling through the test images. q8c: `NAME_run` of the generated '
-      'code called from `tools/compare/bench_driver.c` (`cc -O2 -march=native`, host target). PyTorch: '
+      'code called from `tools/driver/bench_driver.c` (`cc -O2 -march=native`, host target). PyTorch: '
       '`torch.set_num_threads(1)`, `torch.inference_mode()`, a Python call of the module (eager FX '
       'GraphModule, so Python dispatch per op is included; one TorchScript row shows the model without it). '
       'ONNX Runtime (`tools/compare/ort_run.js`): session options `intraOpNumThreads: 1, interOpNumThreads: 1, '

@@ -13,27 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include Q8_MODEL_H
+#include "driver.h"
 #include "pool.h"
-
-#define CAT2(a, b) a##b
-#define CAT(a, b) CAT2(a, b)
-#define M(x) CAT(Q8_NAME, x)
-
-static _Alignas(64) unsigned char arena[M(_ARENA_SIZE) + 64];
-
-static double now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 /* median µs of reps calls of NAME_run (pool NULL) or NAME_run_parallel */
 static double time_runs(const float *in, long n, float *out, long reps, q8_pool *pool)

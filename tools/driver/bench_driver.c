@@ -1,6 +1,7 @@
-/* Timing driver for bench/nets.py: runs a q8c-compiled model (NAME.h as
-   Q8_MODEL_H, prefix Q8_NAME).
-       net_driver IN.bin OUT.bin COUNT WARMUP REPS THREADS
+/* Timing driver for bench/nets.py and tools/compare/compare.py: runs a
+   q8c-compiled model (NAME.h as Q8_MODEL_H, prefix Q8_NAME) the way the
+   peers are timed.
+       bench_driver IN.bin OUT.bin COUNT WARMUP REPS THREADS
    Runs the COUNT float samples of IN.bin once and writes their outputs to
    OUT.bin, then WARMUP untimed and REPS timed inferences (each timed on
    its own, cycling through the samples), and prints "median_us p10_us".
@@ -10,33 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include Q8_MODEL_H
+#include "driver.h"
 #ifdef Q8_PARALLEL
 #include "pool.h"
 #endif
 
-#define CAT2(a, b) a##b
-#define CAT(a, b) CAT2(a, b)
-#define M(x) CAT(Q8_NAME, x)
-
-static _Alignas(64) unsigned char arena[M(_ARENA_SIZE) + 64];
 static int threads;
 #ifdef Q8_PARALLEL
 static q8_pool *pool;
 #endif
-
-static double now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void run(const float *in, float *out)
 {
@@ -50,7 +33,7 @@ static void run(const float *in, float *out)
 #endif
 		rc = M(_run)(ins, outs, arena);
 	if (rc != 0) {
-		fprintf(stderr, "net_driver: run failed\n");
+		fprintf(stderr, "bench_driver: run failed\n");
 		exit(5);
 	}
 }
@@ -58,7 +41,7 @@ static void run(const float *in, float *out)
 int main(int argc, char **argv)
 {
 	if (argc != 7) {
-		fprintf(stderr, "usage: net_driver IN.bin OUT.bin COUNT WARMUP REPS THREADS\n");
+		fprintf(stderr, "usage: bench_driver IN.bin OUT.bin COUNT WARMUP REPS THREADS\n");
 		return 2;
 	}
 	long n = atol(argv[3]), warm = atol(argv[4]), reps = atol(argv[5]);
@@ -68,7 +51,7 @@ int main(int argc, char **argv)
 		pool = q8_pool_new(threads);
 #else
 	if (threads > 0) {
-		fprintf(stderr, "net_driver: built without Q8_PARALLEL\n");
+		fprintf(stderr, "bench_driver: built without Q8_PARALLEL\n");
 		return 2;
 	}
 #endif
