@@ -149,6 +149,35 @@ static void set_view(L *l, Step *s, const Type *t, int ax)
 
 /* ---- one op ---- */
 
+/* Float weights and bias packed for runtime/f32.h: the reference
+   weights w[G][OCg][K][T] (K the reduction of one tap, T taps: a
+   depthwise conv is K = 1, T = KH * KW) become
+   W[G][OCg_p / Q8_FB][T][K][Q8_FB], output channels innermost, and the
+   bias B[G][OCg_p]; OCg_p is OCg rounded up to Q8_FB, zeros past it. */
+static void pack_f32(L *l, Step *s, int64_t G, int64_t OCg, int64_t K, int64_t T)
+{
+	Op *op = l->op;
+	const float *w = op->in[1]->data, *b = op->nin > 2 ? op->in[2]->data : NULL;
+	if (op->nin > 2 && (op->in[2]->kind != V_CONST || !b || type_numel(&op->in[2]->type) != G * OCg))
+		BAD(l, "the bias must be a constant of %lld floats", (long long)(G * OCg));
+	int64_t ocp = (OCg + Q8_FB - 1) / Q8_FB * Q8_FB;
+	float *pw = alloc_array((size_t)(G * ocp * T * K), sizeof *pw);
+	for (int64_t g = 0; g < G; g++)
+		for (int64_t o = 0; o < OCg; o++)
+			for (int64_t t = 0; t < T; t++)
+				for (int64_t k = 0; k < K; k++)
+					pw[(((g * ocp + o) / Q8_FB * T + t) * K + k) * Q8_FB + o % Q8_FB] =
+						w[((g * OCg + o) * K + k) * T + t];
+	const char *name = op->in[1]->name;
+	s->pblob[Q8P_W] = lower_blob(l, fmt("%s_blk", name), DT_F32, G * ocp * T * K, pw);
+	if (b) {
+		float *pb = alloc_array((size_t)(G * ocp), sizeof *pb);
+		for (int64_t g = 0; g < G; g++)
+			memcpy(pb + g * ocp, b + g * OCg, (size_t)OCg * sizeof *pb);
+		s->pblob[Q8P_B] = lower_blob(l, fmt("%s_blk", op->in[2]->name), DT_F32, G * ocp, pb);
+	}
+}
+
 static void lower_conv(L *l, Step *s, bool quant)
 {
 	Op *op = l->op;
@@ -165,14 +194,18 @@ static void lower_conv(L *l, Step *s, bool quant)
 	if (!quant) {
 		need_dt(l, x, DT_F32);
 		need_dt(l, w, DT_F32);
-		if (w->kind == V_CONST)
-			s->pblob[Q8P_W] = lower_const(l, w);
-		else
-			s->b = lower_arg(l, w);
-		if (op->nin > 2) {
+		if (op->nin > 2)
 			need_dt(l, op->in[2], DT_F32);
-			s->pblob[Q8P_B] = lower_const(l, op->in[2]);
+		if (w->kind == V_CONST && w->data) {
+			bool dw = G == C && G == O;
+			pack_f32(l, s, dw ? 1 : G, dw ? O : O / G, dw ? 1 : w->type.dims[1] * w->type.dims[2] * (C / G),
+			         dw ? w->type.dims[1] * w->type.dims[2] : 1);
+			s->kernel = dw ? "dwconv_f32" : "conv2d_f32_blk";
+			return;
 		}
+		s->b = lower_arg(l, w);
+		if (op->nin > 2)
+			s->pblob[Q8P_B] = lower_const(l, op->in[2]);
 		return;
 	}
 	need_dt(l, x, DT_I8);
@@ -207,14 +240,16 @@ static void lower_dense(L *l, Step *s, bool quant)
 	if (!quant) {
 		need_dt(l, x, DT_F32);
 		need_dt(l, w, DT_F32);
-		if (w->kind == V_CONST)
-			s->pblob[Q8P_W] = lower_const(l, w);
-		else
-			s->b = lower_arg(l, w);
-		if (op->nin > 2) {
+		if (op->nin > 2)
 			need_dt(l, op->in[2], DT_F32);
-			s->pblob[Q8P_B] = lower_const(l, op->in[2]);
+		if (w->kind == V_CONST && w->data) {
+			pack_f32(l, s, 1, O, K, 1);
+			s->kernel = "dense_f32_blk";
+			return;
 		}
+		s->b = lower_arg(l, w);
+		if (op->nin > 2)
+			s->pblob[Q8P_B] = lower_const(l, op->in[2]);
 		return;
 	}
 	need_dt(l, x, DT_I8);

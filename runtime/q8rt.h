@@ -77,6 +77,9 @@ enum {
 	Q8_NP = 8
 };
 
+/* the float kernels of f32.h: blocks of Q8_FB output channels */
+enum { Q8_FB = 8 };
+
 /* how a step splits into tasks in NAME_run_parallel (runtime/par.h) */
 enum { Q8_SPLIT_NONE, Q8_SPLIT_ROWS, Q8_SPLIT_ELEMS, Q8_SPLIT_FLAT };
 
@@ -99,6 +102,7 @@ typedef void (*q8_kernel)(const q8_params *p, const void *a, const void *b, void
 	/* float */ \
 	X(conv2d_f32)   /* a f32, W f32 [OC][KH][KW][C/GROUPS], B f32[OC] or NULL */ \
 	X(dense_f32)    /* a [N][C], W [OC][C], B or NULL; y [N][OC] */ \
+	X(conv2d_f32_blk) X(dwconv_f32) X(dense_f32_blk) /* the same, W and B packed (f32.h) */ \
 	X(add_f32) X(sub_f32) X(mul_f32) /* COUNT, BMODE, C */ \
 	X(clip_f32)     /* COUNT, F MIN/MAX */ \
 	X(maxpool_f32) X(avgpool_f32) X(gavgpool_f32) \

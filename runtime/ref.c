@@ -66,6 +66,8 @@ Q8K void q8k_dense_f32(const q8_params *p, const void *a, const void *b, void *y
 		}
 }
 
+#include "f32.h"
+
 /* index of b for element i of a: same shape, along the last axis, scalar */
 static inline int64_t bidx(const q8_params *p, int64_t i)
 {
