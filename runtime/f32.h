@@ -29,7 +29,16 @@
 #include "q8rt.h"
 #include <string.h>
 
-enum { Q8_FP = 4 }; /* output pixels (dense: rows) per tile */
+/* Q8_FP output pixels (dense: rows) per tile, and Q8F_EACH(M), M(q) for
+   each: 8 where 16 vector registers hold 8 floats (AVX) or 32 hold 4
+   (AArch64), else 4.  It changes no result: each pixel is summed alone. */
+#if defined(__AVX__) || defined(__aarch64__)
+enum { Q8_FP = 8 };
+#define Q8F_EACH(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#else
+enum { Q8_FP = 4 };
+#define Q8F_EACH(M) M(0) M(1) M(2) M(3)
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define Q8_FTILE static __attribute__((noinline, unused))
@@ -61,79 +70,66 @@ typedef struct { float e[Q8_FB]; } q8_f8;
    constant params are propagated into an inlined tile, spills the
    accumulators (runtime/tile.h). */
 
+#define Q8F_ACC(q) a##q,
+#define Q8F_LOAD(q) Q8F_LD(a##q, y[q]);
+#define Q8F_SAVE(q) Q8F_ST(y[q], a##q);
+#define Q8F_XPTR(q) const float *x##q = x[q] + off;
+#define Q8F_STEP(q) Q8F_MADD(a##q, x##q[j], wj);
+#define Q8F_DWSTEP(q) Q8F_LD(v, x[q] + off); Q8F_MADDV(a##q, v, wt);
+
 /* Q8_FP pixels x Q8_FB channels over nkh x nkw taps of n input channels:
    pixel q accumulates into y[q], reading x[q][r * rs + c * cs + j] at
    tap (r, c), channel j, times w[((r * nkw + c) * n + j) * Q8_FB].  A
    pixel that a tap does not concern gets a scratch y and any x. */
-Q8_FTILE void q8f_tile4(float *const y[Q8_FP], const float *const x[Q8_FP], int64_t rs, int64_t cs,
-                        const float *w, int64_t nkh, int64_t nkw, int64_t n)
+Q8_FTILE void q8f_tile(float *const y[Q8_FP], const float *const x[Q8_FP], int64_t rs, int64_t cs,
+                       const float *w, int64_t nkh, int64_t nkw, int64_t n)
 {
-	q8_f8 a0, a1, a2, a3, wj;
-	Q8F_LD(a0, y[0]);
-	Q8F_LD(a1, y[1]);
-	Q8F_LD(a2, y[2]);
-	Q8F_LD(a3, y[3]);
+	q8_f8 Q8F_EACH(Q8F_ACC) wj;
+	Q8F_EACH(Q8F_LOAD)
 	for (int64_t r = 0; r < nkh; r++)
 		for (int64_t c = 0; c < nkw; c++) {
 			int64_t off = r * rs + c * cs;
-			const float *x0 = x[0] + off, *x1 = x[1] + off, *x2 = x[2] + off, *x3 = x[3] + off;
+			Q8F_EACH(Q8F_XPTR)
 			for (int64_t j = 0; j < n; j++, w += Q8_FB) {
 				Q8F_LD(wj, w);
-				Q8F_MADD(a0, x0[j], wj);
-				Q8F_MADD(a1, x1[j], wj);
-				Q8F_MADD(a2, x2[j], wj);
-				Q8F_MADD(a3, x3[j], wj);
+				Q8F_EACH(Q8F_STEP)
 			}
 		}
-	Q8F_ST(y[0], a0);
-	Q8F_ST(y[1], a1);
-	Q8F_ST(y[2], a2);
-	Q8F_ST(y[3], a3);
+	Q8F_EACH(Q8F_SAVE)
 }
 
 /* depthwise: Q8_FP pixels x Q8_FB channels over nkh x nkw taps: pixel q
    accumulates into y[q], reading x[q][r * rs + c * cs + l] at tap (r, c),
-   times w[(r * nkw + c) * Q8_FB + l]; as q8f_tile4 */
-Q8_FTILE void q8f_dwtile4(float *const y[Q8_FP], const float *const x[Q8_FP], int64_t rs, int64_t cs,
-                          const float *w, int64_t nkh, int64_t nkw)
+   times w[(r * nkw + c) * Q8_FB + l]; as q8f_tile */
+Q8_FTILE void q8f_dwtile(float *const y[Q8_FP], const float *const x[Q8_FP], int64_t rs, int64_t cs,
+                         const float *w, int64_t nkh, int64_t nkw)
 {
-	q8_f8 a0, a1, a2, a3, wt, v;
-	Q8F_LD(a0, y[0]);
-	Q8F_LD(a1, y[1]);
-	Q8F_LD(a2, y[2]);
-	Q8F_LD(a3, y[3]);
+	q8_f8 Q8F_EACH(Q8F_ACC) wt, v;
+	Q8F_EACH(Q8F_LOAD)
 	for (int64_t r = 0; r < nkh; r++)
 		for (int64_t c = 0; c < nkw; c++, w += Q8_FB) {
 			int64_t off = r * rs + c * cs;
 			Q8F_LD(wt, w);
-			Q8F_LD(v, x[0] + off);
-			Q8F_MADDV(a0, v, wt);
-			Q8F_LD(v, x[1] + off);
-			Q8F_MADDV(a1, v, wt);
-			Q8F_LD(v, x[2] + off);
-			Q8F_MADDV(a2, v, wt);
-			Q8F_LD(v, x[3] + off);
-			Q8F_MADDV(a3, v, wt);
+			Q8F_EACH(Q8F_DWSTEP)
 		}
-	Q8F_ST(y[0], a0);
-	Q8F_ST(y[1], a1);
-	Q8F_ST(y[2], a2);
-	Q8F_ST(y[3], a3);
+	Q8F_EACH(Q8F_SAVE)
 }
 
 static inline void q8f_init(float acc[Q8_FP][Q8_FB], const float *bias)
 {
+	static const float zero[Q8_FB];
 	for (int q = 0; q < Q8_FP; q++)
-		for (int l = 0; l < Q8_FB; l++)
-			acc[q][l] = bias ? bias[l] : 0.0f;
+		memcpy(acc[q], bias ? bias : zero, sizeof acc[q]);
 }
 
 /* nq pixels of acc, n of its channels, to y (pixel stride ys) */
 static inline void q8f_store(float *y, int64_t ys, float acc[Q8_FP][Q8_FB], int64_t nq, int64_t n)
 {
 	for (int64_t q = 0; q < nq; q++)
-		for (int64_t l = 0; l < n; l++)
-			y[q * ys + l] = acc[q][l];
+		if (n == Q8_FB)
+			memcpy(y + q * ys, acc[q], sizeof acc[q]);
+		else
+			memcpy(y + q * ys, acc[q], (size_t)n * sizeof acc[q][0]);
 }
 
 /* The window rows [*r0, *r1) of output row oh that fall in the input. */
@@ -187,7 +183,7 @@ Q8K void q8k_conv2d_f32_blk(const q8_params *p, const void *a, const void *b, vo
 						yq[q] = acc[q];
 						xq[q] = x + (xr + (r0 * DH * W + iw + q * SW) * C + g * cg);
 					}
-					q8f_tile4(yq, xq, DH * W * C, DW * C, wb + r0 * KW * tap, r1 - r0, KW, cg);
+					q8f_tile(yq, xq, DH * W * C, DW * C, wb + r0 * KW * tap, r1 - r0, KW, cg);
 				} else {
 					/* an edge: tap by tap, the pixels that it falls on */
 					for (int64_t kh = r0; kh < r1; kh++)
@@ -201,7 +197,7 @@ Q8K void q8k_conv2d_f32_blk(const q8_params *p, const void *a, const void *b, vo
 								any |= in;
 							}
 							if (any)
-								q8f_tile4(yq, xq, 0, 0, wb + (kh * KW + kw) * tap, 1, 1, cg);
+								q8f_tile(yq, xq, 0, 0, wb + (kh * KW + kw) * tap, 1, 1, cg);
 						}
 				}
 				q8f_store(yr + ow * OC, OC, acc, nq, nl);
@@ -239,7 +235,7 @@ Q8K void q8k_dwconv_f32(const q8_params *p, const void *a, const void *b, void *
 						yq[q] = acc[q];
 						xq[q] = x + (xr + (r0 * DH * W + iw + q * SW) * C + cb);
 					}
-					q8f_dwtile4(yq, xq, DH * W * C, DW * C, wb + r0 * KW * Q8_FB, r1 - r0, KW);
+					q8f_dwtile(yq, xq, DH * W * C, DW * C, wb + r0 * KW * Q8_FB, r1 - r0, KW);
 				} else {
 					for (int64_t kh = r0; kh < r1; kh++)
 						for (int64_t kw = 0; kw < KW; kw++) {
@@ -254,7 +250,7 @@ Q8K void q8k_dwconv_f32(const q8_params *p, const void *a, const void *b, void *
 							}
 							if (nl == Q8_FB) {
 								if (any)
-									q8f_dwtile4(yq, xq, 0, 0, wt, 1, 1);
+									q8f_dwtile(yq, xq, 0, 0, wt, 1, 1);
 								continue;
 							}
 							/* the last block, fewer than Q8_FB channels */
@@ -288,7 +284,7 @@ Q8K void q8k_dense_f32_blk(const q8_params *p, const void *a, const void *b, voi
 				yq[q] = q < nq ? acc[q] : junk;
 				xq[q] = x + (q < nq ? (n + q) * K : 0);
 			}
-			q8f_tile4(yq, xq, 0, 0, wb, 1, 1, K);
+			q8f_tile(yq, xq, 0, 0, wb, 1, 1, K);
 			q8f_store(o + n * OC + ob, OC, acc, nq, nl);
 		}
 	}

@@ -14,8 +14,29 @@ static const struct {
 #undef K
 };
 
+#if defined(Q8C_INTERP_AVX2)
+/* interp_avx2.c: the float kernels of runtime/f32.h built for AVX2 */
+void q8k_conv2d_f32_blk_avx2(const q8_params *p, const void *a, const void *b, void *y);
+void q8k_dwconv_f32_avx2(const q8_params *p, const void *a, const void *b, void *y);
+void q8k_dense_f32_blk_avx2(const q8_params *p, const void *a, const void *b, void *y);
+static const struct {
+	const char *name;
+	q8_kernel fn;
+} avx2[] = {
+	{"conv2d_f32_blk", q8k_conv2d_f32_blk_avx2},
+	{"dwconv_f32", q8k_dwconv_f32_avx2},
+	{"dense_f32_blk", q8k_dense_f32_blk_avx2},
+};
+#endif
+
 static q8_kernel find_kernel(const char *name)
 {
+#if defined(Q8C_INTERP_AVX2)
+	if (__builtin_cpu_supports("avx2"))
+		for (size_t i = 0; i < sizeof avx2 / sizeof avx2[0]; i++)
+			if (strcmp(avx2[i].name, name) == 0)
+				return avx2[i].fn;
+#endif
 	for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
 		if (strcmp(kernels[i].name, name) == 0)
 			return kernels[i].fn;

@@ -4,6 +4,10 @@
    on every side, strides, dilations, groups, depthwise, channel counts
    that are not multiples of the block of 8, more than one image.
 
+   The interpreter runs tools/interp_avx2.c's copy of the kernels where
+   the CPU has AVX2 (8 pixels per tile): both it and runtime/ref.c's
+   (SSE2, 4 pixels) are checked, whole and cut into tasks.
+
    Two independent references, computed here on the graph's own
    (reference-layout) weights:
    - the sum in float in the documented order (the bias, then the taps
@@ -27,6 +31,18 @@
 
 void q8_par(const q8_params *p, q8_kernel k, const void *a, const void *b, void *y, int32_t how, int32_t ntasks,
             void (*parallel_for)(void *, void (*)(void *, size_t), void *, size_t), void *ctx);
+
+#if defined(Q8C_INTERP_AVX2)
+void q8k_conv2d_f32_blk_avx2(const q8_params *p, const void *a, const void *b, void *y);
+void q8k_dwconv_f32_avx2(const q8_params *p, const void *a, const void *b, void *y);
+void q8k_dense_f32_blk_avx2(const q8_params *p, const void *a, const void *b, void *y);
+#define HAVE_AVX2 (__builtin_cpu_supports("avx2") != 0)
+#else
+#define q8k_conv2d_f32_blk_avx2 q8k_conv2d_f32_blk
+#define q8k_dwconv_f32_avx2 q8k_dwconv_f32
+#define q8k_dense_f32_blk_avx2 q8k_dense_f32_blk
+#define HAVE_AVX2 0
+#endif
 
 static Loc here = {"test_f32", 1, 1};
 
@@ -187,12 +203,17 @@ static void test_conv(void **st)
 		q8_params prm = s->p;
 		for (int k = 0; k < Q8_NP; k++)
 			prm.p[k] = s->pblob[k] < 0 ? NULL : p->blobs[s->pblob[k]].data;
-		q8_kernel fn = dw ? q8k_dwconv_f32 : q8k_conv2d_f32_blk;
+		q8_kernel fns[2] = {dw ? q8k_dwconv_f32 : q8k_conv2d_f32_blk, dw ? q8k_dwconv_f32_avx2 : q8k_conv2d_f32_blk_avx2};
 		int units = L->n > 1 ? L->n : oh;
-		for (int nt = 2; nt <= units; nt++) {
+		for (int v = 0; v < 1 + HAVE_AVX2; v++) {
 			memset(got, 0x7f, (size_t)ny * sizeof *got);
-			q8_par(&prm, fn, x, NULL, got, Q8_SPLIT_ROWS + 16 * 4 + 256 * 4, nt, reverse_for, NULL);
-			check("split", got, want, yd, bound, ny);
+			fns[v](&prm, x, NULL, got);
+			check(v ? "avx2" : "sse2", got, want, yd, bound, ny);
+			for (int nt = 2; nt <= units; nt++) {
+				memset(got, 0x7f, (size_t)ny * sizeof *got);
+				q8_par(&prm, fns[v], x, NULL, got, Q8_SPLIT_ROWS + 16 * 4 + 256 * 4, nt, reverse_for, NULL);
+				check("split", got, want, yd, bound, ny);
+			}
 		}
 
 		/* the reference-layout kernel (computed weights) sums alike */
@@ -239,6 +260,15 @@ static void test_dense(void **st)
 		float *outs[1] = {got};
 		prog_run(p, ins, outs, NULL);
 		check("dense_f32_blk", got, want, yd, bound, ny);
+		const Step *s = &p->steps[0];
+		q8_params prm = s->p;
+		for (int k = 0; k < Q8_NP; k++)
+			prm.p[k] = s->pblob[k] < 0 ? NULL : p->blobs[s->pblob[k]].data;
+		for (int v = 0; v < 1 + HAVE_AVX2; v++) {
+			memset(got, 0x7f, (size_t)ny * sizeof *got);
+			(v ? q8k_dense_f32_blk_avx2 : q8k_dense_f32_blk)(&prm, x, NULL, got);
+			check(v ? "avx2" : "sse2", got, want, yd, bound, ny);
+		}
 		free(x), free(w), free(b), free(got), free(want), free(yd), free(bound);
 	}
 }
