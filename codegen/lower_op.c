@@ -1,7 +1,8 @@
 /* Lowering of one op: its kernel, params and blobs (lower.h, q8rt.h).
-   Shapes go right-aligned into NHWC; weights keep the graph's layout,
-   which is the reference layout ([O][KH][KW][C/groups], [O][K]);
-   select_kernel() may repack them for a target afterwards. */
+   Shapes go right-aligned into NHWC; integer weights keep the graph's
+   layout, which is the reference layout ([O][KH][KW][C/groups], [O][K]),
+   and select_kernel() may repack them for a target afterwards; constant
+   float weights are packed here for runtime/f32.h (pack_f32). */
 #include "codegen/lower_impl.h"
 
 #include <math.h>
