@@ -146,6 +146,7 @@ enum {
 	A_BETA = 1 << 17,     /* [beta]      number (hardsigmoid 0.5) */
 	A_PERM = 1 << 18,     /* [perm]      int list: a permutation of the axes */
 	A_WBITS = 1 << 19,    /* [wbits]     4 or 8: bits of the quantized weights (optional) */
+	A_ABITS = 1 << 20,    /* [abits]     8 or 16: bits of the activation the op reads (optional) */
 };
 
 typedef struct {
@@ -169,6 +170,7 @@ typedef struct {
 	int32_t lo, hi; /* A_CLAMP: integer bounds of the result */
 	int32_t xzp;    /* A_XZP: see qconv2d below */
 	int wbits;      /* A_WBITS: 4 or 8, or 0 (absent): follow --weight-bits */
+	int abits;      /* A_ABITS: 8 or 16, or 0 (absent): follow --activation-bits */
 } Attrs;
 
 struct Op {
@@ -329,6 +331,7 @@ typedef struct {
 	bool per_tensor;            /* --granularity tensor */
 	int group;                  /* --granularity group:G: G output channels per scale (0: per channel) */
 	int wbits;                  /* --weight-bits: 4 or 8 (0: 8); an op's wbits attribute wins */
+	int abits;                  /* --activation-bits: 8 or 16 (0: 8) of what conv/dense read; an op's abits wins */
 	double error_budget;        /* --error-budget DB, or 0: passes/precision.c */
 	struct Choice *choice;      /* what --error-budget chose, for the report */
 	bool pow2;                  /* --scale pow2 */

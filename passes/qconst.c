@@ -22,8 +22,13 @@ char *take_name(Graph *g, Value *c)
 /* z + round(r / s), saturated to int8; r may be infinite. */
 int32_t to_q(double r, double s, int32_t z)
 {
-	double v = z + rint(r / s);
-	return isnan(v) ? z : v < -128 ? -128 : v > 127 ? 127 : (int32_t)v;
+	return to_qn(r, s, z, DT_I8);
+}
+
+int32_t to_qn(double r, double s, int32_t z, Dtype dt)
+{
+	double v = z + rint(r / s), lo = (double)dtype_min(dt), hi = (double)dtype_max(dt);
+	return isnan(v) ? z : v < lo ? (int32_t)lo : v > hi ? (int32_t)hi : (int32_t)v;
 }
 
 /* ---- constants ---- */
@@ -169,11 +174,14 @@ Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char 
 	return graph_add_const(g, name, t, d, op->loc);
 }
 
-/* |acc| <= |b[c]| + sum|w[c]| * max|x - zx| must fit int32. */
+/* |acc| <= |b[c]| + sum|w[c]| * max|x - zx| must fit int32; x is int8
+   or int16 (then max|x| = 32768: the input quantize saturates to the
+   whole int16 range). */
 void check_acc(Op *op, const Value *x, const Value *w, const Value *b)
 {
 	int64_t nc = w->type.dims[0], zx = x->type.q->zp[0];
-	int64_t mx = 127 - zx > zx + 128 ? 127 - zx : zx + 128;
+	int64_t xmin = dtype_min(x->type.dt), xmax = dtype_max(x->type.dt);
+	int64_t mx = xmax - zx > zx - xmin ? xmax - zx : zx - xmin;
 	int64_t *sa = alloc_array((size_t)nc, sizeof *sa);
 	weight_sums(w, NULL, sa);
 	for (int64_t c = 0; c < nc; c++) {
@@ -181,8 +189,9 @@ void check_acc(Op *op, const Value *x, const Value *w, const Value *b)
 		int64_t bound = (bc < 0 ? -bc : bc) + sa[c] * mx;
 		if (bound > INT32_MAX)
 			error_at(op->loc, "%s: the int32 accumulator of output channel %lld can overflow: "
-				 "|bias| + sum|w| * max|x - zx| = %lld + %lld * %lld > 2^31 - 1", opname(op),
-				 (long long)c, (long long)(bc < 0 ? -bc : bc), (long long)sa[c], (long long)mx);
+				 "|bias| + sum|w| * max|x - zx| = %lld + %lld * %lld > 2^31 - 1%s", opname(op),
+				 (long long)c, (long long)(bc < 0 ? -bc : bc), (long long)sa[c], (long long)mx,
+				 x->type.dt == DT_I16 ? " (with int16 activations: give this layer abits=8)" : "");
 	}
 }
 

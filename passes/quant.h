@@ -32,6 +32,8 @@ Op *only_user(Graph *g, Value *v);
 char *take_name(Graph *g, Value *c);
 /* z + round(r / s), half to even, saturated to int8; r may be infinite. */
 int32_t to_q(double r, double s, int32_t z);
+/* the same saturated to dt's range (i8 or i16) */
+int32_t to_qn(double r, double s, int32_t z, Dtype dt);
 /* the product of the dims after axis */
 int64_t axis_inner(const Type *t, int axis);
 /* The real values of a constant: f32 as they are, integers through
