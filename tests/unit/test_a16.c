@@ -170,6 +170,23 @@ static void test_clip_i16(void **st)
 	assert_memory_equal(y, want, sizeof want);
 }
 
+/* maxpool_i16, 2x2 windows, stride 1, top/left padding 1 over x [1, 2, 2, 1] =
+   [-30000, 5; 32767, -1]: y is [1, 2, 2, 1]; y(0, 0) sees x(0, 0) alone
+   (padding never wins): -30000; y(0, 1) sees row 0: 5; y(1, 0) column 0:
+   32767; y(1, 1) everything: 32767. */
+static void test_maxpool_i16(void **st)
+{
+	(void)st;
+	q8_params p = params();
+	p.i[Q8_H] = p.i[Q8_W] = 2, p.i[Q8_C] = 1, p.i[Q8_OH] = p.i[Q8_OW] = 2;
+	p.i[Q8_KH] = p.i[Q8_KW] = 2, p.i[Q8_PT] = p.i[Q8_PL] = 1;
+	const int16_t x[4] = {-30000, 5, 32767, -1};
+	int16_t y[4];
+	q8k_maxpool_i16(&p, x, NULL, y);
+	const int16_t want[4] = {-30000, 5, 32767, 32767};
+	assert_memory_equal(y, want, sizeof want);
+}
+
 /* ---- the quantize pass ---- */
 
 /* x [1, 2] in [-1, 1] -> dense d1 -> relu [0, 4] -> dense d2 (abits=16).
@@ -226,7 +243,7 @@ static void test_pass_types(void **st)
 	assert_int_equal(find_op(g2, OP_QDENSE, 0)->out->type.dt, DT_I8);
 }
 
-/* An int16 value read by an op without an int16 kernel (a maxpool) gets a
+/* An int16 value read by an op without an int16 kernel (an avgpool) gets a
    requantize to int8 at scale s * 32767 / 127 in front of it; the reshape
    before it carries the int16 value on. */
 static void test_pass_requant_in_front(void **st)
@@ -243,7 +260,7 @@ static void test_pass_requant_in_front(void **st)
 	Op *rs = op2(g, OP_RESHAPE, d1->out, NULL, NULL, "rs", ty(DT_F32, 4, 1, 1, 1, 2));
 	rs->a.nshape = 4;
 	rs->a.shape[0] = rs->a.shape[1] = rs->a.shape[2] = 1, rs->a.shape[3] = 2;
-	Op *pool = op2(g, OP_MAXPOOL, rs->out, NULL, NULL, "p", ty(DT_F32, 4, 1, 1, 1, 2));
+	Op *pool = op2(g, OP_AVGPOOL, rs->out, NULL, NULL, "p", ty(DT_F32, 4, 1, 1, 1, 2));
 	pool->a.size[0] = pool->a.size[1] = 1;
 	pool->a.strides[0] = pool->a.strides[1] = 1;
 	range(pool->out, -3, 3);
@@ -263,14 +280,16 @@ static void test_pass_requant_in_front(void **st)
 	/* M = (3/32767) / (3/127) = 127/32767 = 0.99216 * 2^-8 */
 	assert_int_equal(rq->a.shift[0], -8);
 	assert_int_equal(rq->a.mult[0], (int32_t)llrint(127.0 / 32767 * 256 * 2147483648.0));
-	Op *mp = find_op(g, OP_MAXPOOL, 0);
-	assert_ptr_equal(mp->in[0], rq->out);
+	Op *ap = find_op(g, OP_AVGPOOL, 0);
+	assert_ptr_equal(ap->in[0], rq->out);
 }
 
 /* The accumulator bound with an int16 input: dense with K weights of 1.0
    (127 after quantization), max|x| = 32768:
    32768 * 127 * 516 = 2147352576 <= 2^31 - 1 < 32768 * 127 * 517 = 2151514112. */
-static void build_wide16(int k)
+static Dtype a16_dt; /* the dtype the dense read */
+
+static void build_wide16(int k, int flag, int attr)
 {
 	Graph *g = graph_new("wide16");
 	Value *x = in_f32(g, "x", ty(DT_F32, 2, 1, k), -1, 1);
@@ -278,15 +297,17 @@ static void build_wide16(int k)
 	for (int i = 0; i < k; i++)
 		w[i] = 1;
 	Op *y = op2(g, OP_DENSE, x, cst(g, "w", ty(DT_F32, 2, 1, k), w), NULL, "y", ty(DT_F32, 2, 1, 1));
-	y->a.abits = 16;
+	y->a.abits = attr;
 	range(y->out, -10, 10);
 	out(g, y->out);
 	Options o = {0};
+	o.abits = flag;
 	pass_quantize(g, &o);
-	assert_int_equal(find_op(g, OP_QDENSE, 0)->in[0]->type.dt, DT_I16);
+	a16_dt = find_op(g, OP_QDENSE, 0)->in[0]->type.dt;
 }
 
-static bool refused16(int k)
+
+static bool refused16(int k, int flag, int attr)
 {
 	jmp_buf jb;
 	err_jmp = &jb;
@@ -294,7 +315,7 @@ static bool refused16(int k)
 		err_jmp = NULL;
 		return true;
 	}
-	build_wide16(k);
+	build_wide16(k, flag, attr);
 	err_jmp = NULL;
 	return false;
 }
@@ -302,11 +323,18 @@ static bool refused16(int k)
 static void test_accumulator_bound_a16(void **st)
 {
 	(void)st;
-	assert_false(refused16(516));
-	assert_true(refused16(517));
+	assert_false(refused16(516, 0, 16));
+	assert_int_equal(a16_dt, DT_I16);
+	assert_true(refused16(517, 0, 16));
 	assert_non_null(strstr(err_msg, "test.q8:1:1: error: dense: the int32 accumulator of output channel 0 "
 					 "can overflow: |bias| + sum|w| * max|x - zx| = 0 + 65659 * 32768 > 2^31 - 1 "
 					 "(with int16 activations: give this layer abits=8)"));
+	/* --activation-bits 16 is a preference: the layer that would overflow
+	   reads int8 instead (and the one that fits int16) */
+	assert_false(refused16(517, 16, 0));
+	assert_int_equal(a16_dt, DT_I8);
+	assert_false(refused16(516, 16, 0));
+	assert_int_equal(a16_dt, DT_I16);
 }
 
 int main(void)
@@ -318,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_conv_a16_depthwise),
 		cmocka_unit_test(test_dense_a16),
 		cmocka_unit_test(test_clip_i16),
+		cmocka_unit_test(test_maxpool_i16),
 		cmocka_unit_test(test_pass_types),
 		cmocka_unit_test(test_pass_requant_in_front),
 		cmocka_unit_test(test_accumulator_bound_a16),
