@@ -200,6 +200,10 @@ int op_parse(const char *name); /* -1 if unknown */
        The quantize pass writes xzp = zx; the zeropoint pass sets xzp = 0
        and folds -zx * sum(w[c]) into b, so kernels never see xzp != 0.
    qdense(x:i8 [N,K], w:i8 [O,K], b:i32[O]): the same with K for the window.
+   With int16 activations (passes/a16.c) x may be i16 (zero point 0) and
+       the fused result i16, clamped within [-32767, 32767]; requantize
+       takes and gives i16 too; clip, reshape, flatten and maxpool2d carry
+       i16 on.
    requantize(x:i8|i32): y = clamp(zy + rq(x - zx, mult[c], shift[c]), lo, hi),
        c the index along the last axis when nrq > 1; M = sx[c] / sy.
    qadd, qsub(a, b): b has a's shape, [C] or is a scalar;
