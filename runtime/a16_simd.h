@@ -4,7 +4,8 @@
    target's runtime file) defines first
        Q8_A16_SFX   the kernel suffix (avx2, avx512, neon, dotprod, rvv)
        Q8_A16_ISA   1 AVX2 (vpmaddwd), 2 AVX-512 VNNI (vpdpwssd),
-                    3 NEON (smlal/smlal2), 4 RVV (vwmacc; scalar without V)
+                    3 NEON (smlal/smlal2), 4 RVV (vwmacc; scalar without V),
+                    5 Cortex-M DSP (SMLAD on halfword pairs; needs <arm_acle.h>)
    The loops are those of runtime/a16.h with the channel loop of a tap as
    one dot product: the weights are widened to int16 in registers, the
    int16 x int8 products (|p| <= 32768 * 128) summed exactly in int32
@@ -17,6 +18,12 @@
 #define Q8_A16_CAT2(a, b) a##_##b
 #define Q8_A16_CAT(a, b) Q8_A16_CAT2(a, b)
 #define Q8_A16_FN(name) Q8_A16_CAT(name, Q8_A16_SFX)
+
+#if Q8_A16_ISA == 5
+/* an unaligned word load (ARMv7E-M's LDR allows it; not memcpy, which
+   -ffreestanding turns into a call) */
+typedef int32_t __attribute__((aligned(1), may_alias)) Q8_A16_FN(q8_a16_word);
+#endif
 
 /* sum of x[i] * w[i] for i < n, modulo 2^32 */
 static inline uint32_t Q8_A16_FN(q8_a16_dot)(const int16_t *x, const int8_t *w, int64_t n)
@@ -66,6 +73,18 @@ static inline uint32_t Q8_A16_FN(q8_a16_dot)(const int16_t *x, const int8_t *w, 
 	}
 	vint32m1_t z = __riscv_vmv_v_x_i32m1(0, 1);
 	r = (uint32_t)__riscv_vmv_x_s_i32m1_i32(__riscv_vredsum_vs_i32m4_i32m1(acc, z, vm));
+#elif Q8_A16_ISA == 5
+	int32_t acc = 0;
+	for (; i + 4 <= n; i += 4) {
+		/* SXTB16 gives [w0, w2] and, rotated by 8, [w1, w3]; SMLAD wants
+		   the pairs [w0, w1] and [w2, w3] against the words [x0, x1], [x2, x3] */
+		uint32_t wv = (uint32_t) * (const Q8_A16_FN(q8_a16_word) *)(const void *)(w + i);
+		uint32_t e = (uint32_t)__sxtb16((int32_t)wv), o = (uint32_t)__sxtb16((int32_t)(wv >> 8 | wv << 24));
+		int32_t w01 = (int32_t)((e & 0xffffu) | o << 16), w23 = (int32_t)(e >> 16 | (o & 0xffff0000u));
+		acc = __smlad(*(const Q8_A16_FN(q8_a16_word) *)(const void *)(x + i), w01, acc);
+		acc = __smlad(*(const Q8_A16_FN(q8_a16_word) *)(const void *)(x + i + 2), w23, acc);
+	}
+	r = (uint32_t)acc;
 #endif
 	for (; i < n; i++)
 		r += (uint32_t)(x[i] * w[i]);
