@@ -611,7 +611,15 @@ static void q_inputs(Graph *g, Options *o)
 		for (int k = 0; k < g->nops && !q; k++)
 			if (g->ops[k]->kind == OP_QUANTIZE && g->ops[k]->in[0] == v)
 				q = g->ops[k];
-		if (q) {
+		if (q && q->a.dtype == DT_I16 && q->a.q.n == 1) { /* int16 activations (a dump of ours) */
+			q->out->type.dt = DT_I16;
+			q->out->type.q = quant_copy(&q->a.q);
+			int n = 0;
+			for (int k = 0; k < g->nops; k++)
+				if (g->ops[k] != q)
+					g->ops[n++] = g->ops[k];
+			g->nops = n;
+		} else if (q) {
 			Quant *qq = qdq_quant(o, q);
 			q->a.q = *quant_copy(qq);
 			q->out->type.dt = DT_I8;
