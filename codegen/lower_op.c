@@ -102,17 +102,31 @@ static void set_rq(L *l, Step *s, int nrq_want1, int nrq_want2)
 	s->pblob[Q8P_SHIFT] = lower_blob(l, fmt("%s_shift", l->op->out->name), DT_I32, a->nrq, a->shift);
 }
 
-/* the integer result: i8, its zero point, clamp bounds */
-static void set_out_i8(L *l, Step *s)
+/* the integer result: i8 (or i16 where a16 is set), its zero point, clamp bounds */
+static void set_out(L *l, Step *s, bool a16)
 {
 	Value *y = l->op->out;
-	if (y->type.dt != DT_I8)
-		BROKEN(l, "result is %s, expected i8", type_str(&y->type));
+	Dtype dt = y->type.dt;
+	if (dt != DT_I8 && !(a16 && dt == DT_I16))
+		BROKEN(l, "result is %s, expected i8%s", type_str(&y->type), a16 ? " or i16" : "");
 	set(l, s, Q8_YZP, zp_of(l, y));
-	if (l->op->a.lo > l->op->a.hi || l->op->a.lo < -128 || l->op->a.hi > 127)
-		BROKEN(l, "clamp [%d, %d] outside int8", l->op->a.lo, l->op->a.hi);
+	if (l->op->a.lo > l->op->a.hi || l->op->a.lo < dtype_min(dt) || l->op->a.hi > dtype_max(dt))
+		BROKEN(l, "clamp [%d, %d] outside %s", l->op->a.lo, l->op->a.hi, dtype_name(dt));
 	set(l, s, Q8_LO, l->op->a.lo);
 	set(l, s, Q8_HI, l->op->a.hi);
+	if (a16)
+		set(l, s, Q8_YDT, dt);
+}
+
+static void set_out_i8(L *l, Step *s) { set_out(l, s, false); }
+
+/* conv2d/dense with an int16 operand or result: the a16 kernels (runtime/a16.h) */
+static void set_a16(L *l, Step *s, const Value *x, const char *kernel)
+{
+	if (x->type.dt != DT_I16 && l->op->out->type.dt != DT_I16)
+		return;
+	s->kernel = kernel;
+	set(l, s, Q8_ADT, x->type.dt);
 }
 
 /* b broadcasts against a: same shape, along the last axis, or scalar */
@@ -209,10 +223,12 @@ static void lower_conv(L *l, Step *s, bool quant)
 			s->pblob[Q8P_B] = lower_const(l, op->in[2]);
 		return;
 	}
-	need_dt(l, x, DT_I8);
+	if (x->type.dt != DT_I16)
+		need_dt(l, x, DT_I8);
 	need_dt(l, w, DT_I8);
 	if (op->a.xzp != 0)
 		BROKEN(l, "xzp=%d: the zero point is not folded into the bias", op->a.xzp);
+	set_a16(l, s, x, "conv2d_a16");
 	if (w->type.q)
 		for (int i = 0; i < w->type.q->n; i++)
 			if (w->type.q->zp[i] != 0)
@@ -224,7 +240,7 @@ static void lower_conv(L *l, Step *s, bool quant)
 		s->pblob[Q8P_B] = lower_const(l, op->in[2]);
 	}
 	set_rq(l, s, 1, (int)O);
-	set_out_i8(l, s);
+	set_out(l, s, x->type.dt == DT_I16 || y->type.dt == DT_I16);
 }
 
 static void lower_dense(L *l, Step *s, bool quant)
@@ -253,10 +269,12 @@ static void lower_dense(L *l, Step *s, bool quant)
 			s->pblob[Q8P_B] = lower_const(l, op->in[2]);
 		return;
 	}
-	need_dt(l, x, DT_I8);
+	if (x->type.dt != DT_I16)
+		need_dt(l, x, DT_I8);
 	need_dt(l, w, DT_I8);
 	if (op->a.xzp != 0)
 		BROKEN(l, "xzp=%d: the zero point is not folded into the bias", op->a.xzp);
+	set_a16(l, s, x, "dense_a16");
 	set(l, s, Q8_AZP, zp_of(l, x));
 	s->pblob[Q8P_W] = lower_const(l, w);
 	if (op->nin > 2) {
@@ -264,7 +282,7 @@ static void lower_dense(L *l, Step *s, bool quant)
 		s->pblob[Q8P_B] = lower_const(l, op->in[2]);
 	}
 	set_rq(l, s, 1, (int)O);
-	set_out_i8(l, s);
+	set_out(l, s, x->type.dt == DT_I16 || y->type.dt == DT_I16);
 }
 
 static void lower_pool(L *l, Step *s, const char *f32, const char *i8)
@@ -274,12 +292,14 @@ static void lower_pool(L *l, Step *s, const char *f32, const char *i8)
 	need_rank(l, x, 4);
 	need_rank(l, op->out, 4);
 	s->kernel = x->type.dt == DT_F32 ? f32 : x->type.dt == DT_I8 ? i8 : NULL;
+	if (x->type.dt == DT_I16 && op->kind == OP_MAXPOOL)
+		s->kernel = "maxpool_i16"; /* int16 activations (runtime/a16.h) */
 	if (!s->kernel)
 		BAD(l, "no kernel for %s", type_str(&x->type));
 	set_shapes(l, s, &x->type, &op->out->type);
 	if (op->kind != OP_GAVGPOOL)
 		set_window(l, s, op->a.size, &op->a, false);
-	if (x->type.dt == DT_I8)
+	if (x->type.dt == DT_I8 || x->type.dt == DT_I16)
 		set(l, s, Q8_AZP, zp_of(l, x));
 }
 
@@ -305,6 +325,12 @@ static void lower_clip(L *l, Step *s)
 		s->kernel = "clip_i8";
 		set(l, s, Q8_LO, to_i8(lo, true));
 		set(l, s, Q8_HI, to_i8(hi, false));
+		return;
+	}
+	if (x->type.dt == DT_I16 && op->kind == OP_CLIP) {
+		s->kernel = "clip_i16";
+		set(l, s, Q8_LO, (int64_t)fmax(fmin(ceil(lo), 32767), -32768));
+		set(l, s, Q8_HI, (int64_t)fmax(fmin(floor(hi), 32767), -32768));
 		return;
 	}
 	need_dt(l, x, DT_F32);
@@ -536,13 +562,16 @@ void lower_op(L *l, Op *op)
 		set_out_i8(l, &s);
 		break;
 	case OP_REQUANTIZE: {
-		if (x->type.dt != DT_I8 && x->type.dt != DT_I32)
+		if (x->type.dt != DT_I8 && x->type.dt != DT_I16 && x->type.dt != DT_I32)
 			BROKEN(l, "operand is %s", type_str(&x->type));
-		s.kernel = x->type.dt == DT_I8 ? "requant_i8" : "requant_i32";
+		bool a16 = x->type.dt == DT_I16 || op->out->type.dt == DT_I16;
+		s.kernel = a16 ? "requant_a16" : x->type.dt == DT_I8 ? "requant_i8" : "requant_i32";
 		set_count(l, &s, &x->type);
 		set(l, &s, Q8_AZP, zp_of(l, x));
+		if (a16)
+			set(l, &s, Q8_ADT, x->type.dt);
 		set_rq(l, &s, 1, s.p.i[Q8_C]);
-		set_out_i8(l, &s);
+		set_out(l, &s, a16);
 		break;
 	}
 	case OP_RELU: case OP_RELU6: case OP_CLIP: lower_clip(l, &s); break;

@@ -39,6 +39,10 @@ void lower_split(Step *s)
 	int64_t n = 1;
 	if (strstr(k, "_f32"))
 		asz = ysz = 4;
+	if (strstr(k, "_a16")) /* ADT and YDT say (runtime/a16.h) */
+		asz = dt_size(i[Q8_ADT]), ysz = dt_size(i[Q8_YDT]);
+	if (strstr(k, "_i16"))
+		asz = ysz = 2;
 	if (starts(k, "conv2d_") || starts(k, "dwconv_") || starts(k, "maxpool_") || starts(k, "avgpool_")) {
 		kind = Q8_SPLIT_ROWS;
 		int64_t units = i[Q8_N] > 1 ? i[Q8_N] : i[Q8_OH];
@@ -47,7 +51,7 @@ void lower_split(Step *s)
 		n = clamp_tasks((int64_t)i[Q8_N] * i[Q8_OH] * i[Q8_OW] * i[Q8_OC] * per, MIN_ROW_WORK, units);
 	} else if (starts(k, "add_") || starts(k, "sub_") || starts(k, "mul_") || starts(k, "clip_") ||
 		   starts(k, "act_f32") || starts(k, "affine_f32") || starts(k, "lut_i8") ||
-		   starts(k, "requant_i8") || starts(k, "requant_i32")) {
+		   starts(k, "requant_")) {
 		kind = Q8_SPLIT_ELEMS;
 		if (starts(k, "requant_i32"))
 			asz = 4;

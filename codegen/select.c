@@ -255,6 +255,12 @@ static void select_mcu(const Target *t, Step *s)
 {
 	const char *sfx = t->kind == TG_CORTEX_M55 ? "mve" : "dsp";
 	const int32_t *i = s->p.i;
+	/* int16 activations: SMLAD on halfword pairs (runtime/a16_simd.h); MVE runs the portable kernels */
+	if ((!strcmp(s->kernel, "conv2d_a16") || !strcmp(s->kernel, "dense_a16")) && i[Q8_ADT] == Q8_DT_I16) {
+		if (t->kind != TG_CORTEX_M55)
+			s->kernel = fmt("%s_dsp", s->kernel);
+		return;
+	}
 	if (s->pblob[Q8P_W] < 0 || i[Q8_NRQ] < 1)
 		return;
 	bool dense = !strcmp(s->kernel, "dense_i8");
@@ -292,6 +298,13 @@ void select_kernel(const Target *t, Prog *p, Step *s)
 	for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
 		if (t && isas[i].kind == t->kind)
 			isa = &isas[i];
+	/* int16 activations: the reference weight layout, the channel loop
+	   as a SIMD dot product (runtime/a16_simd.h) */
+	if (isa && (!strcmp(s->kernel, "conv2d_a16") || !strcmp(s->kernel, "dense_a16"))) {
+		if (s->p.i[Q8_ADT] == Q8_DT_I16)
+			s->kernel = fmt("%s_%s", s->kernel, isa->sfx);
+		return;
+	}
 	if (!isa || s->pblob[Q8P_W] < 0 || s->p.i[Q8_NRQ] < 1)
 		return;
 	if (!strcmp(s->kernel, "dense_i8")) {

@@ -88,7 +88,7 @@ static const struct {
 	{"shape", A_SHAPE}, {"axis", A_AXIS | A_QUANT}, {"scale", A_QUANT}, {"zero_point", A_QUANT},
 	{"dtype", A_DTYPE}, {"mult", A_RQ}, {"shift", A_RQ}, {"lo", A_CLAMP}, {"hi", A_CLAMP},
 	{"xzp", A_XZP}, {"alpha", A_ALPHA}, {"beta", A_BETA}, {"perm", A_PERM},
-	{"wbits", A_WBITS},
+	{"wbits", A_WBITS}, {"abits", A_ABITS},
 };
 
 static double num(Item *it, const char *op)
@@ -186,6 +186,10 @@ void fe_attrs(Op *op, Items *at)
 			a->wbits = (int)one_int(it, on, 4, 8);
 			if (a->wbits != 4 && a->wbits != 8)
 				error_at(it->vloc, "%s: wbits must be 4 or 8, got %d", on, a->wbits);
+		} else if (!strcmp(s, "abits")) {
+			a->abits = (int)one_int(it, on, 8, 16);
+			if (a->abits != 8 && a->abits != 16)
+				error_at(it->vloc, "%s: abits must be 8 or 16, got %d", on, a->abits);
 		} else if (!strcmp(s, "perm"))
 			a->nperm = ints(it, on, -1, a->perm, -big, big); /* checked against the rank by infer */
 		else if (!strcmp(s, "axis") && (have & A_AXIS))

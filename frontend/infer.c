@@ -284,10 +284,19 @@ static void nrq(Op *op, int64_t a, int64_t b)
 	error_at(op->loc, "%s: %d multipliers, expected %lld or %lld", on(op), n, (long long)a, (long long)b);
 }
 
-static void clamp_i8(Op *op)
+static void clamp_in(Op *op, Dtype dt)
 {
-	if (op->a.lo < -128 || op->a.hi > 127)
-		error_at(op->loc, "%s: clamp [%d, %d] exceeds the i8 range", on(op), op->a.lo, op->a.hi);
+	if (op->a.lo < dtype_min(dt) || op->a.hi > dtype_max(dt))
+		error_at(op->loc, "%s: clamp [%d, %d] exceeds the %s range", on(op), op->a.lo, op->a.hi,
+			 dtype_name(dt));
+}
+
+/* The integer result of qconv2d/qdense/requantize with multipliers: i8,
+   or i16 (int16 activations) when the caller (the parser, from the
+   annotated type) set the result's dtype to i16 before inferring. */
+static Dtype rq_dt(const Op *op)
+{
+	return op->out->type.dt == DT_I16 ? DT_I16 : DT_I8;
 }
 
 /* ---- the ops ---- */
@@ -328,13 +337,13 @@ void infer_op(Op *op)
 		transpose(op, &y);
 		break;
 	case OP_CLIP:
-		need_dt(op, 0, F | Q8);
+		need_dt(op, 0, F | Q8 | I16);
 		if (x->dt != DT_F32 && ((isfinite(a->min) && a->min != floor(a->min)) ||
 					(isfinite(a->max) && a->max != floor(a->max))))
 			error_at(op->loc, "%s: on %s, min and max must be integers", on(op), dtype_name(x->dt));
 		break;
 	case OP_MAXPOOL: case OP_AVGPOOL:
-		need_dt(op, 0, F | Q8);
+		need_dt(op, 0, F | Q8 | (op->kind == OP_MAXPOOL ? I16 : 0));
 		pool(op, &y);
 		break;
 	case OP_GAVGPOOL:
@@ -365,11 +374,11 @@ void infer_op(Op *op)
 			y.dims[1 + i] = x->dims[1 + i] + a->pads[i] + a->pads[i + 2];
 		break;
 	case OP_RESHAPE:
-		need_dt(op, 0, F | Q8);
+		need_dt(op, 0, F | Q8 | I16);
 		reshape(op, &y);
 		break;
 	case OP_FLATTEN:
-		need_dt(op, 0, F | Q8);
+		need_dt(op, 0, F | Q8 | I16);
 		if (x->rank < 1)
 			error_at(op->loc, "%s: cannot flatten a scalar", on(op));
 		y.rank = 2;
@@ -398,27 +407,27 @@ void infer_op(Op *op)
 		y.dt = DT_F32;
 		break;
 	case OP_QCONV2D:
-		need_dt(op, 0, Q8);
+		need_dt(op, 0, Q8 | I16);
 		need_dt(op, 1, I8);
 		need_dt(op, 2, I32);
 		conv(op, &y);
 		bias(op, y.dims[3]);
 		nrq(op, 1, y.dims[3]);
-		y.dt = a->nrq ? DT_I8 : DT_I32;
+		y.dt = a->nrq ? rq_dt(op) : DT_I32;
 		break;
 	case OP_QDENSE:
-		need_dt(op, 0, Q8);
+		need_dt(op, 0, Q8 | I16);
 		need_dt(op, 1, I8);
 		need_dt(op, 2, I32);
 		dense(op, &y);
 		bias(op, y.dims[1]);
 		nrq(op, 1, y.dims[1]);
-		y.dt = a->nrq ? DT_I8 : DT_I32;
+		y.dt = a->nrq ? rq_dt(op) : DT_I32;
 		break;
 	case OP_REQUANTIZE:
 		need_dt(op, 0, INT);
 		nrq(op, 1, x->rank ? x->dims[x->rank - 1] : 1);
-		y.dt = DT_I8;
+		y.dt = rq_dt(op);
 		break;
 	case OP_QADD: case OP_QSUB: case OP_QMUL:
 		need_dt(op, 0, Q8);
@@ -438,8 +447,8 @@ void infer_op(Op *op)
 	default:
 		die("infer: op %d", op->kind);
 	}
-	if ((oi->attrs & A_CLAMP) && y.dt == DT_I8)
-		clamp_i8(op);
+	if ((oi->attrs & A_CLAMP) && (y.dt == DT_I8 || y.dt == DT_I16))
+		clamp_in(op, y.dt);
 	check_numel(op, &y);
 	y.q = op->out->type.q; /* the quantization is the caller's */
 	op->out->type = y;

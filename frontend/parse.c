@@ -297,6 +297,8 @@ void p_op(P *p, char *name, Loc l, TypeSpec *annot, char *opname, Loc opl, Items
 	op->out->loc = l;
 	op->out->off = -1;
 	fe_attrs(op, &at);
+	if (annot && (k == OP_QCONV2D || k == OP_QDENSE || k == OP_REQUANTIZE))
+		op->out->type.dt = make_type(annot, NULL).dt; /* i8 or i16: infer_op reads it */
 	infer_op(op);
 	Value *v = op->out;
 	if (k == OP_QUANTIZE) {

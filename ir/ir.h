@@ -146,6 +146,7 @@ enum {
 	A_BETA = 1 << 17,     /* [beta]      number (hardsigmoid 0.5) */
 	A_PERM = 1 << 18,     /* [perm]      int list: a permutation of the axes */
 	A_WBITS = 1 << 19,    /* [wbits]     4 or 8: bits of the quantized weights (optional) */
+	A_ABITS = 1 << 20,    /* [abits]     8 or 16: bits of the activation the op reads (optional) */
 };
 
 typedef struct {
@@ -169,6 +170,7 @@ typedef struct {
 	int32_t lo, hi; /* A_CLAMP: integer bounds of the result */
 	int32_t xzp;    /* A_XZP: see qconv2d below */
 	int wbits;      /* A_WBITS: 4 or 8, or 0 (absent): follow --weight-bits */
+	int abits;      /* A_ABITS: 8 or 16, or 0 (absent): follow --activation-bits */
 } Attrs;
 
 struct Op {
@@ -198,6 +200,10 @@ int op_parse(const char *name); /* -1 if unknown */
        The quantize pass writes xzp = zx; the zeropoint pass sets xzp = 0
        and folds -zx * sum(w[c]) into b, so kernels never see xzp != 0.
    qdense(x:i8 [N,K], w:i8 [O,K], b:i32[O]): the same with K for the window.
+   With int16 activations (passes/a16.c) x may be i16 (zero point 0) and
+       the fused result i16, clamped within [-32767, 32767]; requantize
+       takes and gives i16 too; clip, reshape, flatten and maxpool2d carry
+       i16 on.
    requantize(x:i8|i32): y = clamp(zy + rq(x - zx, mult[c], shift[c]), lo, hi),
        c the index along the last axis when nrq > 1; M = sx[c] / sy.
    qadd, qsub(a, b): b has a's shape, [C] or is a scalar;
@@ -329,6 +335,7 @@ typedef struct {
 	bool per_tensor;            /* --granularity tensor */
 	int group;                  /* --granularity group:G: G output channels per scale (0: per channel) */
 	int wbits;                  /* --weight-bits: 4 or 8 (0: 8); an op's wbits attribute wins */
+	int abits;                  /* --activation-bits: 8 or 16 (0: 8) of what conv/dense read; an op's abits wins */
 	double error_budget;        /* --error-budget DB, or 0: passes/precision.c */
 	struct Choice *choice;      /* what --error-budget chose, for the report */
 	bool pow2;                  /* --scale pow2 */

@@ -191,6 +191,8 @@ static void attrs(FILE *f, const Op *op)
 	/* optional, like clip's bounds: absent means --weight-bits decides */
 	if ((m & A_WBITS) && a->wbits)
 		fprintf(f, ", wbits=%d", a->wbits);
+	if ((m & A_ABITS) && a->abits)
+		fprintf(f, ", abits=%d", a->abits);
 	if (m & A_AXIS)
 		fprintf(f, ", axis=%d", a->axis);
 	if (m & A_QUANT)

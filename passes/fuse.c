@@ -33,21 +33,26 @@ static bool has_clamp(const Op *op)
 	switch (op->kind) {
 	case OP_QCONV2D: case OP_QDENSE: case OP_REQUANTIZE:
 	case OP_QADD: case OP_QSUB: case OP_QMUL:
-		return op->a.nrq > 0 && op->out->type.dt == DT_I8;
+		return op->a.nrq > 0 && (op->out->type.dt == DT_I8 || op->out->type.dt == DT_I16);
 	default:
 		return false;
 	}
 }
 
-static int32_t clamp_bound(double v)
+/* a clip bound within the range of dt (i8, or i16 for int16 activations) */
+static int32_t clamp_bound_dt(double v, Dtype dt)
 {
-	return v < -128 ? -128 : v > 127 ? 127 : (int32_t)v;
+	double lo = (double)dtype_min(dt), hi = (double)dtype_max(dt);
+	return v < lo ? (int32_t)lo : v > hi ? (int32_t)hi : (int32_t)v;
 }
+
+static int32_t clamp_bound(double v) { return clamp_bound_dt(v, DT_I8); }
 
 /* clamp(clamp(v, lo, hi), clip's bounds) as one clamp [lo, hi] */
 static void meet(int32_t *lo, int32_t *hi, const Op *clip)
 {
-	int32_t l2 = clamp_bound(clip->a.min), h2 = clamp_bound(clip->a.max);
+	Dtype dt = clip->out->type.dt;
+	int32_t l2 = clamp_bound_dt(clip->a.min, dt), h2 = clamp_bound_dt(clip->a.max, dt);
 	int32_t l = *lo > l2 ? *lo : l2, h = *hi < h2 ? *hi : h2;
 	if (l > h) /* disjoint: the result is a constant */
 		l = h = *hi < l2 ? l2 : h2;
@@ -127,7 +132,8 @@ void pass_fuse(Graph *g, Options *o)
 		if ((op->kind == OP_QCONV2D || op->kind == OP_QDENSE) && op->a.nrq == 0 &&
 		    op->out->type.dt == DT_I32) {
 			Op *r = only_user(g, op->out);
-			if (!r || r->kind != OP_REQUANTIZE || r->a.nrq == 0 || r->out->type.dt != DT_I8)
+			if (!r || r->kind != OP_REQUANTIZE || r->a.nrq == 0 ||
+			    (r->out->type.dt != DT_I8 && r->out->type.dt != DT_I16))
 				continue;
 			if (r->a.nrq != 1 && r->a.nrq != op->in[1]->type.dims[0])
 				die("fuse: requantize %%%s has %d multipliers for %lld channels", r->out->name,
@@ -139,13 +145,14 @@ void pass_fuse(Graph *g, Options *o)
 			op->a.hi = r->a.hi;
 			take_result(g, op, r);
 		}
-		bool clip = op->kind == OP_CLIP && op->out->type.dt == DT_I8;
+		Dtype dt = op->out->type.dt;
+		bool clip = op->kind == OP_CLIP && (dt == DT_I8 || dt == DT_I16);
 		for (;;) {
 			Op *c = has_clamp(op) || clip ? only_user(g, op->out) : NULL;
-			if (!c || c->kind != OP_CLIP || c->out->type.dt != DT_I8)
+			if (!c || c->kind != OP_CLIP || c->out->type.dt != dt)
 				break;
 			if (clip) { /* clip of clip: one clip */
-				int32_t lo = clamp_bound(op->a.min), hi = clamp_bound(op->a.max);
+				int32_t lo = clamp_bound_dt(op->a.min, dt), hi = clamp_bound_dt(op->a.max, dt);
 				meet(&lo, &hi, c);
 				op->a.min = lo;
 				op->a.max = hi;

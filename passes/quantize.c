@@ -61,7 +61,7 @@ static void set_clamp(Op *op, bool full)
 	op->a.hi = 127;
 }
 
-static Op *requant_op(Graph *g, Value *x, Quant *q, bool full, const char *name, Loc l)
+Op *requant_op(Graph *g, Value *x, Quant *q, bool full, const char *name, Loc l)
 {
 	Op *r = op_new(g, OP_REQUANTIZE, &x, 1, name, l);
 	r->out->type = x->type;
@@ -81,13 +81,13 @@ static Op *dequant_op(Graph *g, Value *x, const char *name, Loc l)
 	return d;
 }
 
-static Op *quant_op(Graph *g, Value *x, Quant *q, const char *name, Loc l)
+static Op *quant_op(Graph *g, Value *x, Quant *q, Dtype dt, const char *name, Loc l)
 {
 	Op *op = op_new(g, OP_QUANTIZE, &x, 1, name, l);
 	op->a.q = *quant_copy(q);
-	op->a.dtype = DT_I8;
+	op->a.dtype = dt;
 	op->out->type = x->type;
-	op->out->type.dt = DT_I8;
+	op->out->type.dt = dt;
 	op->out->type.q = q;
 	return op;
 }
@@ -121,7 +121,7 @@ static bool quant_close(const Quant *a, const Quant *b)
    the integer clamp that replaces it is exact (through reshape/flatten,
    which keep the quantization).  NULL when v has no range
    and !need. */
-static Quant *act_quant(Graph *g, Options *o, Value *v, bool follow, bool *full, bool need)
+static Quant *act_quant_n(Graph *g, Options *o, Value *v, bool follow, bool *full, bool need, int qmax)
 {
 	for (int i = 0; i < g->nops; i++) {
 		Op *u = g->ops[i];
@@ -133,7 +133,7 @@ static Quant *act_quant(Graph *g, Options *o, Value *v, bool follow, bool *full,
 	Op *u = follow ? only_user(g, v) : NULL;
 	if (u && (u->kind == OP_RELU || u->kind == OP_RELU6 || u->kind == OP_CLIP || u->kind == OP_RESHAPE ||
 		  u->kind == OP_FLATTEN || u->kind == OP_TRANSPOSE) && !is_int(u->out)) {
-		Quant *q = act_quant(g, o, u->out, true, full, false);
+		Quant *q = act_quant_n(g, o, u->out, true, full, false, qmax);
 		if (q)
 			return q;
 	}
@@ -144,28 +144,33 @@ static Quant *act_quant(Graph *g, Options *o, Value *v, bool follow, bool *full,
 			 v->name);
 	}
 	double t = fmax(fabs(v->lo), fabs(v->hi));
-	double s = t > 0 && isfinite(t) ? t / 127 : 1;
+	double s = t > 0 && isfinite(t) ? t / qmax : 1;
 	*full = false;
 	return quant_tensor(o->pow2 ? pow2_up(s) : s, 0);
 }
 
-static Value *act_in(Op *op, int j)
+static Quant *act_quant(Graph *g, Options *o, Value *v, bool follow, bool *full, bool need)
 {
-	Value *v = op->in[j];
-	if (v->type.dt != DT_I8 || !v->type.q || v->type.q->n != 1)
-		error_at(op->loc, "%s: operand %%%s (%s) is not an int8 tensor with one scale", opname(op),
-			 v->name, type_str(&v->type));
-	return v;
+	return act_quant_n(g, o, v, follow, full, need, 127);
 }
+
+/* int8 operands, int16 ones requantized to int8 first (a16.c) */
+#define act_in(op, j) act_in_g(g, op, j)
 
 /* ---- the ops ---- */
 
 /* m: the means for --bias-correction, or NULL */
 static void q_conv(Graph *g, Options *o, Op *op, const Means *m)
 {
-	Value *x = act_in(op, 0), *y = op->out;
+	Value *x = abits(o, op) == 16 ? act_in16(op, 0) : act_in(op, 0), *y = op->out;
+	if (op->a.abits == 16 && x->type.dt != DT_I16)
+		warn_at(op->loc, "%s: abits=16 not honoured: its input %%%s comes from %s, which writes int8 "
+			"(docs/precision.md)", opname(op), x->name, x->def ? opname(x->def) : "a QDQ node");
 	bool full;
 	Quant *yq = act_quant(g, o, y, true, &full, true);
+	bool a16 = !full && want16(g, o, y); /* a QDQ node fixes an int8 result */
+	if (a16)
+		yq = act_quant_n(g, o, y, true, &full, true, 32767);
 	Value *w = weights(g, o, op, op->in[1]);
 	int64_t nc = w->type.dims[0];
 	Quant *wq = w->type.q;
@@ -190,6 +195,8 @@ static void q_conv(Graph *g, Options *o, Op *op, const Means *m)
 	y->type.q = aq;
 
 	Op *r = requant_op(g, y, yq, full, name, op->loc);
+	if (a16)
+		set_i16(r->out, r);
 	r->out->has_range = y->has_range, r->out->lo = y->lo, r->out->hi = y->hi;
 	r->out->fixed_range = y->fixed_range;
 	y->has_range = false;
@@ -236,7 +243,7 @@ static Op *qdq_reader(Graph *g, const Value *v)
    0.0748: 5.98, one step below 6 at the output's 6/255). */
 static void q_clamp(Graph *g, Options *o, Op *op)
 {
-	Value *x = act_in(op, 0);
+	Value *x = act_in16(op, 0); /* an int16 operand stays int16 (clip_i16) */
 	Op *u = qdq_reader(g, op->out);
 	if (u && !quant_close(qdq_quant(o, u), x->type.q)) {
 		Op *r = requant_op(g, x, qdq_quant(o, u), true, fmt("%s.rq", op->out->name), op->loc);
@@ -251,17 +258,19 @@ static void q_clamp(Graph *g, Options *o, Op *op)
 	if (op->kind == OP_CLIP)
 		mn = op->a.min, mx = op->a.max;
 	op->kind = OP_CLIP;
-	op->a.min = to_q(mn, s, z);
-	op->a.max = to_q(mx, s, z);
-	op->out->type.dt = DT_I8;
+	op->a.min = to_qn(mn, s, z, x->type.dt);
+	op->a.max = to_qn(mx, s, z, x->type.dt);
+	op->out->type.dt = x->type.dt;
 	op->out->type.q = x->type.q;
 }
 
-/* pools, pad, reshape, flatten: the same quantization as the operand */
-static void q_same(Op *op)
+/* pools, pad, reshape, flatten: the same quantization as the operand;
+   reshape, flatten and maxpool carry an int16 operand on as it is */
+static void q_same(Graph *g, Op *op)
 {
-	Value *x = act_in(op, 0);
-	op->out->type.dt = DT_I8;
+	bool i16 = op->kind == OP_RESHAPE || op->kind == OP_FLATTEN || op->kind == OP_MAXPOOL;
+	Value *x = i16 ? act_in16(op, 0) : act_in(op, 0);
+	op->out->type.dt = x->type.dt;
 	op->out->type.q = x->type.q;
 	if (op->kind == OP_PAD)
 		op->a.value = to_q(op->a.value, x->type.q->scale[0], x->type.q->zp[0]);
@@ -288,6 +297,9 @@ static void q_lut(Graph *g, Options *o, Op *op)
 static void q_concat(Graph *g, Options *o, Op *op)
 {
 	bool full = false;
+	for (int j = 0; j < op->nin; j++)
+		if (op->in[j]->type.dt == DT_I16)
+			act_in(op, j);
 	Quant *yq = act_quant(g, o, op->out, false, &full, false);
 	for (int j = 0; !yq && j < op->nin; j++) {
 		Value *v = op->in[j];
@@ -336,7 +348,7 @@ static void q_softmax(Graph *g, Options *o, Op *op)
 			if (u->in[j] != y || u->kind == OP_QUANTIZE || u == q)
 				continue;
 			if (!q) {
-				q = quant_op(g, y, quant_tensor(o->pow2 ? pow2_up(1.0 / 127) : 1.0 / 127, 0),
+				q = quant_op(g, y, quant_tensor(o->pow2 ? pow2_up(1.0 / 127) : 1.0 / 127, 0), DT_I8,
 					     fmt("%s.q", y->name), op->loc);
 				insert_after(g, op, q);
 			}
@@ -403,7 +415,7 @@ static void to_depthwise(Graph *g, Options *o, Op *op, Value *x, const double *a
 	memset(op->a.pads, 0, sizeof op->a.pads);
 	q_conv(g, o, op, NULL); /* a new op: bias correction has no means for it */
 	if (r2)
-		q_same(r2); /* after q_conv: it reads the requantized result */
+		q_same(g, r2); /* after q_conv: it reads the requantized result */
 }
 
 /* An average pool (no padding) that a QDQ quantize reads at another scale
@@ -488,7 +500,7 @@ static bool q_affine(Graph *g, Options *o, Op *op)
 	Value *x = op->in[0], *c = op->in[1];
 	if (x->kind == V_CONST || !chan_const(c, x))
 		return false;
-	act_in(op, 0);
+	x = act_in(op, 0);
 	int64_t nc = type_numel(&c->type);
 	double *cv = const_real(op, c);
 	double *a = alloc_array((size_t)nc, sizeof *a), *b = alloc_array((size_t)nc, sizeof *b);
@@ -547,7 +559,8 @@ static void q_quantize(Graph *g, Options *o, Op *op)
 		op->out->type.q = q;
 		return;
 	}
-	if (quant_close(act_in(op, 0)->type.q, q)) {
+	x = act_in(op, 0);
+	if (quant_close(x->type.q, q)) {
 		graph_replace_uses(g, op->out, x);
 		return;
 	}
@@ -578,7 +591,8 @@ static void q_dequantize(Graph *g, Options *o, Op *op)
 		return;
 	}
 	Quant *q = qdq_quant(o, op);
-	Quant *xq = act_in(op, 0)->type.q;
+	x = act_in(op, 0);
+	Quant *xq = x->type.q;
 	if (!quant_close(q, xq))
 		error_at(op->loc, "dequantize: scale %g and zero point %d differ from those of %%%s (%g, %d)",
 			 q->scale[0], q->zp[0], x->name, xq->scale[0], xq->zp[0]);
@@ -597,7 +611,15 @@ static void q_inputs(Graph *g, Options *o)
 		for (int k = 0; k < g->nops && !q; k++)
 			if (g->ops[k]->kind == OP_QUANTIZE && g->ops[k]->in[0] == v)
 				q = g->ops[k];
-		if (q) {
+		if (q && q->a.dtype == DT_I16 && q->a.q.n == 1) { /* int16 activations (a dump of ours) */
+			q->out->type.dt = DT_I16;
+			q->out->type.q = quant_copy(&q->a.q);
+			int n = 0;
+			for (int k = 0; k < g->nops; k++)
+				if (g->ops[k] != q)
+					g->ops[n++] = g->ops[k];
+			g->nops = n;
+		} else if (q) {
 			Quant *qq = qdq_quant(o, q);
 			q->a.q = *quant_copy(qq);
 			q->out->type.dt = DT_I8;
@@ -608,9 +630,9 @@ static void q_inputs(Graph *g, Options *o)
 					g->ops[n++] = g->ops[k];
 			g->nops = n;
 		} else {
-			bool full;
-			Quant *qq = act_quant(g, o, v, false, &full, true);
-			q = quant_op(g, v, qq, fmt("%s.q", v->name), v->loc);
+			bool full, a16 = want16(g, o, v);
+			Quant *qq = act_quant_n(g, o, v, false, &full, true, a16 ? 32767 : 127);
+			q = quant_op(g, v, qq, a16 ? DT_I16 : DT_I8, fmt("%s.q", v->name), v->loc);
 		}
 		replace_in_ops(g, v, q->out, q);
 		insert_first(g, q);
@@ -656,6 +678,7 @@ void pass_quantize(Graph *g, Options *o)
 {
 	if (o->error_budget > 0)
 		choose_precision(g, o);
+	a16_fallback(g, o);
 	Means *m = o->bias_corr ? bc_means(g, o) : NULL;
 	convert_u8(g);
 	char **names = alloc_array((size_t)g->noutputs + 1, sizeof *names);
@@ -676,9 +699,9 @@ void pass_quantize(Graph *g, Options *o)
 		case OP_RELU: case OP_RELU6: case OP_CLIP: q_clamp(g, o, op); break;
 		case OP_AVGPOOL: case OP_GAVGPOOL:
 			if (!q_pool_rescale(g, o, op))
-				q_same(op);
+				q_same(g, op);
 			break;
-		case OP_MAXPOOL: case OP_PAD: case OP_RESHAPE: case OP_FLATTEN: case OP_TRANSPOSE: q_same(op); break;
+		case OP_MAXPOOL: case OP_PAD: case OP_RESHAPE: case OP_FLATTEN: case OP_TRANSPOSE: q_same(g, op); break;
 		case OP_SIGMOID: case OP_TANH: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_LEAKYRELU:
 			q_lut(g, o, op);
 			break;

@@ -46,3 +46,11 @@ Q8K void q8k_dense_i8_dsp(const q8_params *p, const void *a, const void *b, void
 	(void)b;
 	mcu_dense(p, a, y, dsp_dot);
 }
+
+/* int16 activations (a16w8): conv2d and dense with an int16 operand, the
+   channel loop of a tap as SMLAD on halfword pairs (runtime/a16_simd.h) */
+Q8K void q8k_conv2d_a16_dsp(const q8_params *p, const void *a, const void *b, void *y);
+Q8K void q8k_dense_a16_dsp(const q8_params *p, const void *a, const void *b, void *y);
+#define Q8_A16_SFX dsp
+#define Q8_A16_ISA 5
+#include "a16_simd.h"

@@ -614,6 +614,8 @@ Q8K void q8k_lut_i8(const q8_params *p, const void *a, const void *b, void *y)
 		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
 }
 
+#include "a16.h"
+
 #undef IP
 #undef POOL_LOOP
 #undef WINDOW

@@ -37,6 +37,8 @@ static const char usage[] =
 	"                         output channels (group:G) or per tensor\n"
 	"  --weight-bits 4|8      bits of conv/dense weights (default 8; 4: [-7, 7], one per byte);\n"
 	"                         an op's wbits attribute wins\n"
+	"  --activation-bits 8|16 bits of the activations conv/dense read (default 8; 16: int16\n"
+	"                         [-32767, 32767], int8 weights); an op's abits attribute wins\n"
 	"  --error-budget DB      per layer, 4-bit weights where the int8 output SQNR on --calib\n"
 	"                         stays >= DB (docs/precision.md)\n"
 	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
@@ -144,6 +146,11 @@ static void parse_args(Args *a, int argc, char **argv)
 			if (strcmp(v, "4") != 0 && strcmp(v, "8") != 0)
 				bad_usage("--weight-bits takes 4 or 8, not '%s'", v);
 			a->o.wbits = atoi(v);
+		} else if (strcmp(s, "--activation-bits") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "8") != 0 && strcmp(v, "16") != 0)
+				bad_usage("--activation-bits takes 8 or 16, not '%s'", v);
+			a->o.abits = atoi(v);
 		} else if (strcmp(s, "--error-budget") == 0) {
 			const char *v = need(argc, argv, &i);
 			char *end;

@@ -13,6 +13,7 @@
 
 static _Alignas(64) unsigned char arena[m_ARENA_SIZE];
 static float in[m_INPUT0_SIZE], out[m_OUTPUT0_SIZE];
+#ifdef m_INPUT0_SCALE /* else no m_run_int8: an int16 input or output (docs/generated-code.md) */
 static int8_t xq[m_INPUT0_SIZE], yq[m_OUTPUT0_SIZE];
 
 #define PAINT 0x5eadbeefu
@@ -39,6 +40,7 @@ static __attribute__((noinline)) uint32_t stack_used(const int8_t *const *qi, in
 		q++;
 	return q == lo ? UINT32_MAX : (uint32_t)(sp - (uintptr_t)q);
 }
+#endif
 
 int main(void)
 {

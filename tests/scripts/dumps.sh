@@ -1,6 +1,7 @@
 #!/bin/bash
 # Every IR dump is a valid model: the dump after each pass, given back to
 # `q8c run`, resumes the pipeline and gives the original run's bits.
+# (mobilenet also with --activation-bits 16: int16 types in the dumps)
 # usage: dumps.sh Q8C SRC SCRATCH
 set -u
 q8c=$1 src=$2 tmp=$3
@@ -33,6 +34,7 @@ done
 # bias correction measures its means on the float graph that reaches the
 # quantize pass, so the dumps before it resume to the same bits
 check "$src/examples/mobilenet/model.q8" "$tmp/mobilenet-x.npy" "$src/examples/mobilenet/calib.npy" --bias-correction
+check "$src/examples/mobilenet/model.q8" "$tmp/mobilenet-x.npy" "$src/examples/mobilenet/calib.npy" --activation-bits 16
 # the table activations and transpose, calibrated and QDQ (u8, zero points)
 /usr/bin/python3 -c "
 import numpy as np, sys
