@@ -88,7 +88,7 @@ static char *comment(const char *s)
    that runtime file in its place the first time, and is dropped after:
    q8rt.h is pasted first, so its includes are all dropped. */
 typedef struct {
-	const char *done[8];
+	const char *done[16];
 	int n;
 } Pasted;
 

@@ -256,12 +256,14 @@ static void lower_pool(L *l, Step *s, const char *f32, const char *i8)
 	need_rank(l, x, 4);
 	need_rank(l, op->out, 4);
 	s->kernel = x->type.dt == DT_F32 ? f32 : x->type.dt == DT_I8 ? i8 : NULL;
+	if (x->type.dt == DT_I16 && op->kind == OP_MAXPOOL)
+		s->kernel = "maxpool_i16"; /* int16 activations (runtime/a16.h) */
 	if (!s->kernel)
 		BAD(l, "no kernel for %s", type_str(&x->type));
 	set_shapes(l, s, &x->type, &op->out->type);
 	if (op->kind != OP_GAVGPOOL)
 		set_window(l, s, op->a.size, &op->a, false);
-	if (x->type.dt == DT_I8)
+	if (x->type.dt == DT_I8 || x->type.dt == DT_I16)
 		set(l, s, Q8_AZP, zp_of(l, x));
 }
 

@@ -292,6 +292,13 @@ void select_kernel(const Target *t, Prog *p, Step *s)
 	for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
 		if (t && isas[i].kind == t->kind)
 			isa = &isas[i];
+	/* int16 activations: the reference weight layout, the channel loop
+	   as a SIMD dot product (runtime/a16_simd.h) */
+	if (isa && (!strcmp(s->kernel, "conv2d_a16") || !strcmp(s->kernel, "dense_a16"))) {
+		if (s->p.i[Q8_ADT] == Q8_DT_I16)
+			s->kernel = fmt("%s_%s", s->kernel, isa->sfx);
+		return;
+	}
 	if (!isa || s->pblob[Q8P_W] < 0 || s->p.i[Q8_NRQ] < 1)
 		return;
 	if (!strcmp(s->kernel, "dense_i8")) {

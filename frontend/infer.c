@@ -343,7 +343,7 @@ void infer_op(Op *op)
 			error_at(op->loc, "%s: on %s, min and max must be integers", on(op), dtype_name(x->dt));
 		break;
 	case OP_MAXPOOL: case OP_AVGPOOL:
-		need_dt(op, 0, F | Q8);
+		need_dt(op, 0, F | Q8 | (op->kind == OP_MAXPOOL ? I16 : 0));
 		pool(op, &y);
 		break;
 	case OP_GAVGPOOL:

@@ -72,14 +72,12 @@ double *const_real(Op *op, Value *c)
    last group may be shorter), or over the whole tensor when group is 0;
    an all-zero group gets scale 1.  Groups are stored per channel, a scale
    repeated for each channel of its group, so the kernels need not know. */
-Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group, int qmax)
+static Quant *sym_quant(Options *o, const Type *t, const double *r, int64_t group, int qmax, int8_t *d)
 {
-	Type t = src->type;
-	int64_t n = type_numel(&t), nc = group ? t.dims[0] : 1, k = n / nc;
+	int64_t n = type_numel(t), nc = group ? t->dims[0] : 1, k = n / nc;
 	if (!group || group > nc)
 		group = nc;
 	Quant *q = nc > 1 ? quant_new(0, (int)nc) : quant_tensor(1, 0);
-	int8_t *d = alloc_array((size_t)n, 1);
 	for (int64_t c0 = 0; c0 < nc; c0 += group) {
 		int64_t c1 = c0 + group < nc ? c0 + group : nc;
 		double m = 0;
@@ -95,8 +93,15 @@ Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t grou
 			d[i] = (int8_t)(v > qmax ? qmax : v < -qmax ? -qmax : v);
 		}
 	}
+	return q;
+}
+
+Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group, int qmax)
+{
+	Type t = src->type;
+	int8_t *d = alloc_array((size_t)type_numel(&t), 1);
+	t.q = sym_quant(o, &t, r, group, qmax, d);
 	t.dt = DT_I8;
-	t.q = q;
 	return graph_add_const(g, take_name(g, src), t, d, src->loc);
 }
 
@@ -107,13 +112,40 @@ Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t grou
    integers and scales when (q - zw) fits the range (and the scales are
    powers of two with --scale pow2), else they are requantized from their
    real values. */
+static int wqmax(const Options *o, const Op *op)
+{
+	int bits = op->a.wbits ? op->a.wbits : o->wbits ? o->wbits : 8;
+	return bits == 4 ? 7 : 127;
+}
+
+/* Per output channel, sum |w| of the integer weights that weights() will
+   make of w, without making them: exact for float weights, qmax per
+   element for integer (QDQ) ones.  NULL when w is no constant. */
+int64_t *weight_abs_bound(Options *o, Op *op, Value *w)
+{
+	if (w->kind != V_CONST || w->type.rank < 1)
+		return NULL;
+	int64_t n = type_numel(&w->type), nc = w->type.dims[0], k = n / nc;
+	int qmax = wqmax(o, op);
+	int64_t *sa = alloc_array((size_t)nc, sizeof *sa);
+	int8_t *d = NULL;
+	if (w->type.dt == DT_F32) {
+		d = alloc_array((size_t)n, 1);
+		sym_quant(o, &w->type, const_real(op, w), o->per_tensor ? 0 : o->group ? o->group : 1, qmax, d);
+	}
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t i = c * k; i < (c + 1) * k; i++)
+			sa[c] += d ? (d[i] < 0 ? -d[i] : d[i]) : qmax;
+	return sa;
+}
+
 Value *weights(Graph *g, Options *o, Op *op, Value *w)
 {
 	if (w->kind != V_CONST)
 		error_at(op->loc, "%s: the weights %%%s must be a constant", opname(op), w->name);
 	if (w->type.rank < 1)
 		error_at(op->loc, "%s: the weights @%s are a scalar", opname(op), w->name);
-	int bits = op->a.wbits ? op->a.wbits : o->wbits ? o->wbits : 8, qmax = bits == 4 ? 7 : 127;
+	int qmax = wqmax(o, op);
 	if (w->type.dt == DT_F32)
 		return sym_const(g, o, w, const_real(op, w), o->per_tensor ? 0 : o->group ? o->group : 1, qmax);
 	Quant *q = w->type.q;

@@ -45,6 +45,9 @@ double *const_real(Op *op, Value *c);
 Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t group, int qmax);
 /* conv2d/dense weights as int8 [-127, 127] with zero point 0 */
 Value *weights(Graph *g, Options *o, Op *op, Value *w);
+/* per output channel, sum |w| of what weights() will make of w (exact for
+   float weights, qmax per element for integer ones), or NULL */
+int64_t *weight_abs_bound(Options *o, Op *op, Value *w);
 /* the bias (or zeros when b is NULL) minus shift[c] (when non-NULL) as
    int32 at the accumulator's scale */
 Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char *yname, const double *shift);
@@ -52,6 +55,28 @@ Value *bias(Graph *g, Op *op, Value *b, const Quant *aq, int64_t nc, const char 
 void check_acc(Op *op, const Value *x, const Value *w, const Value *b);
 /* a constant operand of add/sub/mul as int8 per tensor */
 Value *const_operand(Graph *g, Options *o, Op *op, Value *c);
+
+/* ---- int16 activations (a16.c, used by the quantize pass) ---- */
+
+/* an int8 requantize of x (any integer) to q; clamp [-127, 127], or the
+   whole int8 range with full (quantize.c) */
+Op *requant_op(Graph *g, Value *x, Quant *q, bool full, const char *name, Loc l);
+/* the bits of the activation conv2d/dense op reads: its abits, else
+   --activation-bits, else 8 */
+int abits(const Options *o, const Op *op);
+/* Does a conv2d/dense with abits 16 read v (a float value), directly or
+   through ops that carry int16 on? */
+bool want16(Graph *g, Options *o, Value *v);
+/* v becomes int16, and op's clamp [-32767, 32767] when op is non-NULL */
+void set_i16(Value *v, Op *clamped);
+/* operand j of op: int8 or int16 (act_in16), or int8 with an int16 one
+   requantized to int8 first (act_in_g); error_at otherwise */
+Value *act_in16(Op *op, int j);
+Value *act_in_g(Graph *g, Op *op, int j);
+/* --activation-bits 16: the conv2d/dense layers without an abits
+   attribute whose int32 accumulator int16 inputs could overflow get
+   abits=8 (with a warning) */
+void a16_fallback(Graph *g, Options *o);
 
 /* ---- the activations as tables (lut.c, used by the quantize pass) ---- */
 

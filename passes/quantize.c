@@ -61,7 +61,7 @@ static void set_clamp(Op *op, bool full)
 	op->a.hi = 127;
 }
 
-static Op *requant_op(Graph *g, Value *x, Quant *q, bool full, const char *name, Loc l)
+Op *requant_op(Graph *g, Value *x, Quant *q, bool full, const char *name, Loc l)
 {
 	Op *r = op_new(g, OP_REQUANTIZE, &x, 1, name, l);
 	r->out->type = x->type;
@@ -69,14 +69,6 @@ static Op *requant_op(Graph *g, Value *x, Quant *q, bool full, const char *name,
 	r->out->type.q = q;
 	set_clamp(r, full);
 	return r;
-}
-
-/* int16 activations (docs/precision.md): symmetric [-32767, 32767] */
-static void set_i16(Value *v, Op *clamped)
-{
-	v->type.dt = DT_I16;
-	if (clamped)
-		clamped->a.lo = -32767, clamped->a.hi = 32767;
 }
 
 static Op *dequant_op(Graph *g, Value *x, const char *name, Loc l)
@@ -162,69 +154,7 @@ static Quant *act_quant(Graph *g, Options *o, Value *v, bool follow, bool *full,
 	return act_quant_n(g, o, v, follow, full, need, 127);
 }
 
-/* ---- int16 activations ---- */
-
-static int abits(const Options *o, const Op *op)
-{
-	return op->a.abits ? op->a.abits : o->abits ? o->abits : 8;
-}
-
-/* Does a conv2d/dense with abits 16 read v as its input, directly or
-   through relu, relu6, clip, reshape or flatten (the ops that carry an
-   int16 value on)?  Then v's producer writes int16 if it can: a
-   conv2d/dense or a graph input's quantize. */
-static bool want16(Graph *g, Options *o, Value *v)
-{
-	for (int i = 0; i < g->nops; i++) {
-		Op *u = g->ops[i];
-		if (is_int(u->out) && u->kind != OP_QUANTIZE)
-			continue;
-		for (int j = 0; j < u->nin; j++) {
-			if (u->in[j] != v)
-				continue;
-			if ((u->kind == OP_CONV2D || u->kind == OP_DENSE) && j == 0 && abits(o, u) == 16)
-				return true;
-			if ((u->kind == OP_RELU || u->kind == OP_RELU6 || u->kind == OP_CLIP ||
-			     u->kind == OP_RESHAPE || u->kind == OP_FLATTEN) && want16(g, o, u->out))
-				return true;
-		}
-	}
-	return false;
-}
-
-/* Operand j of op as an int8 (or, with i16, also int16) tensor with one
-   scale. */
-static Value *act_in_dt(Op *op, int j, bool i16)
-{
-	Value *v = op->in[j];
-	if ((v->type.dt != DT_I8 && !(i16 && v->type.dt == DT_I16)) || !v->type.q || v->type.q->n != 1)
-		error_at(op->loc, "%s: operand %%%s (%s) is not an int8 tensor with one scale", opname(op),
-			 v->name, type_str(&v->type));
-	return v;
-}
-
-static Value *act_in16(Op *op, int j) { return act_in_dt(op, j, true); }
-
-/* Operand j of op as int8: an int16 operand (of an op without an int16
-   kernel) is first requantized to int8 at scale s * 32767 / 127, which
-   is exact but for the rounding to int8; one such requantize per value. */
-static Value *act_in_g(Graph *g, Op *op, int j)
-{
-	Value *v = act_in_dt(op, j, true);
-	if (v->type.dt == DT_I8)
-		return v;
-	Quant *q = quant_tensor(v->type.q->scale[0] * 32767 / 127, 0);
-	Op *r = NULL;
-	for (int i = 0; i < g->nops && !r; i++)
-		if (g->ops[i]->kind == OP_REQUANTIZE && g->ops[i]->in[0] == v && g->ops[i]->out->type.dt == DT_I8 &&
-		    g->ops[i]->a.nrq == 0 && quant_equal(g->ops[i]->out->type.q, q))
-			r = g->ops[i];
-	if (!r) {
-		r = requant_op(g, v, q, false, fmt("%s.i8", v->name), v->loc);
-		graph_insert_before(g, op, r);
-	}
-	return op->in[j] = r->out;
-}
+/* int8 operands, int16 ones requantized to int8 first (a16.c) */
 #define act_in(op, j) act_in_g(g, op, j)
 
 /* ---- the ops ---- */
@@ -335,10 +265,11 @@ static void q_clamp(Graph *g, Options *o, Op *op)
 }
 
 /* pools, pad, reshape, flatten: the same quantization as the operand;
-   reshape and flatten carry an int16 operand on as it is */
+   reshape, flatten and maxpool carry an int16 operand on as it is */
 static void q_same(Graph *g, Op *op)
 {
-	Value *x = op->kind == OP_RESHAPE || op->kind == OP_FLATTEN ? act_in16(op, 0) : act_in(op, 0);
+	bool i16 = op->kind == OP_RESHAPE || op->kind == OP_FLATTEN || op->kind == OP_MAXPOOL;
+	Value *x = i16 ? act_in16(op, 0) : act_in(op, 0);
 	op->out->type.dt = x->type.dt;
 	op->out->type.q = x->type.q;
 	if (op->kind == OP_PAD)
@@ -739,6 +670,7 @@ void pass_quantize(Graph *g, Options *o)
 {
 	if (o->error_budget > 0)
 		choose_precision(g, o);
+	a16_fallback(g, o);
 	Means *m = o->bias_corr ? bc_means(g, o) : NULL;
 	convert_u8(g);
 	char **names = alloc_array((size_t)g->noutputs + 1, sizeof *names);

@@ -15,16 +15,17 @@ static void fold(Graph *g, Op *op)
 		error_at(op->loc, "%s: needs constant weights and an i32 bias of %lld elements",
 			 opinfo[op->kind].name, (long long)nc);
 	int64_t *sum = alloc_array((size_t)nc, sizeof *sum), *sa = alloc_array((size_t)nc, sizeof *sa);
+	int64_t mx = -dtype_min(op->in[0]->type.dt); /* 128, or 32768 for int16 activations */
 	weight_sums(w, sum, sa);
 	int32_t *d = alloc_array((size_t)nc, sizeof *d);
 	for (int64_t c = 0; c < nc; c++) {
 		int64_t v = ((const int32_t *)b->data)[c] - zx * sum[c];
-		/* the kernel now adds x * w for x in [-128, 127] to b' */
-		int64_t bound = (v < 0 ? -v : v) + 128 * sa[c];
+		/* the kernel now adds x * w for x in [-128, 127] (or int16) to b' */
+		int64_t bound = (v < 0 ? -v : v) + mx * sa[c];
 		if (bound > INT32_MAX)
 			error_at(op->loc, "%s: with the zero point %lld folded into the bias, the int32 "
-				 "accumulator of output channel %lld can overflow (|b'| + 128 * sum|w| = %lld)",
-				 opinfo[op->kind].name, (long long)zx, (long long)c, (long long)bound);
+				 "accumulator of output channel %lld can overflow (|b'| + %lld * sum|w| = %lld)",
+				 opinfo[op->kind].name, (long long)zx, (long long)c, (long long)mx, (long long)bound);
 		d[c] = (int32_t)v;
 	}
 	Value *nb = b;

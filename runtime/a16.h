@@ -3,7 +3,8 @@
    quantize pass proves per output channel that it cannot overflow:
    docs/numerics.md), the one rounding rule q8_rq, and an int8 or int16
    result.  ADT is the dtype of a (Q8_DT_I8 or Q8_DT_I16), YDT of y.
-   Included by ref.c (IP and load_int come from there), so that it is
+   Included by ref.c (IP, load_int, rq_at, POOL_LOOP and WINDOW come
+   from there), so that it is
    pasted and compiled to bitcode with it; every target runs these. */
 #ifndef Q8_A16_H
 #define Q8_A16_H
@@ -107,6 +108,21 @@ Q8K void q8k_requant_a16(const q8_params *p, const void *a, const void *b, void 
 		int32_t x = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 		q8_out_a16(p, y, i, rq_at(p, x, i % IP(C)));
 	}
+}
+
+/* max pool of int16 values, as maxpool_i8 (padding never wins; an empty
+   window gives AZP) */
+Q8K void q8k_maxpool_i16(const q8_params *p, const void *a, const void *b, void *y)
+{
+	const int16_t *x = a;
+	int16_t *o = y;
+	(void)b;
+	POOL_LOOP({
+		int32_t m = -32768;
+		int64_t cnt = 0;
+		WINDOW({ m = x[in] > m ? x[in] : m; cnt++; })
+		o[at] = (int16_t)(cnt ? m : p->i[Q8_AZP]);
+	})
 }
 
 Q8K void q8k_clip_i16(const q8_params *p, const void *a, const void *b, void *y)

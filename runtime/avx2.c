@@ -376,6 +376,14 @@ Q8K void q8k_lut_i8_avx2(const q8_params *p, const void *a, const void *b, void 
 		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
 }
 
+/* int16 activations (a16w8): conv2d and dense with an int16 operand, the
+   channel loop of a tap as one vpmaddwd dot product (runtime/a16_simd.h) */
+Q8K void q8k_conv2d_a16_avx2(const q8_params *p, const void *a, const void *b, void *y);
+Q8K void q8k_dense_a16_avx2(const q8_params *p, const void *a, const void *b, void *y);
+#define Q8_A16_SFX avx2
+#define Q8_A16_ISA 1
+#include "a16_simd.h"
+
 #ifdef X2_POP
 #if defined(__clang__)
 #pragma clang attribute pop

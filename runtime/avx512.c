@@ -1176,6 +1176,14 @@ Q8K void q8k_lut_i8_avx512(const q8_params *p, const void *a, const void *b, voi
 #undef X5_DW
 #undef X5_DWALL
 #undef X5_DWOUT
+/* int16 activations (a16w8): conv2d and dense with an int16 operand, the
+   channel loop of a tap as one vpdpwssd dot product (runtime/a16_simd.h) */
+Q8K void q8k_conv2d_a16_avx512(const q8_params *p, const void *a, const void *b, void *y);
+Q8K void q8k_dense_a16_avx512(const q8_params *p, const void *a, const void *b, void *y);
+#define Q8_A16_SFX avx512
+#define Q8_A16_ISA 2
+#include "a16_simd.h"
+
 #ifdef X5_POP
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -81,3 +81,11 @@ Q8K void q8k_lut_i8_neon(const q8_params *p, const void *a, const void *b, void 
 	(void)b;
 	nl_lut(p, a, y);
 }
+
+/* int16 activations (a16w8): conv2d and dense with an int16 operand, the
+   channel loop of a tap as one smlal/smlal2 dot product (runtime/a16_simd.h) */
+Q8K void q8k_conv2d_a16_neon(const q8_params *p, const void *a, const void *b, void *y);
+Q8K void q8k_dense_a16_neon(const q8_params *p, const void *a, const void *b, void *y);
+#define Q8_A16_SFX neon
+#define Q8_A16_ISA 3
+#include "a16_simd.h"

@@ -126,7 +126,8 @@ typedef void (*q8_kernel)(const q8_params *p, const void *a, const void *b, void
 	/* int16 activations (a16.h): ADT and YDT each Q8_DT_I8 or Q8_DT_I16 (requant: a also I32) */ \
 	X(conv2d_a16) X(dense_a16) /* as conv2d_i8 / dense_i8 */ \
 	X(requant_a16)  /* as requant_i8 */ \
-	X(clip_i16)     /* COUNT, LO, HI */
+	X(clip_i16)     /* COUNT, LO, HI */ \
+	X(maxpool_i16)  /* as maxpool_i8 */
 
 #define Q8_DECLARE(name) Q8K void q8k_##name(const q8_params *p, const void *a, const void *b, void *y);
 Q8_REF_KERNELS(Q8_DECLARE)

@@ -186,3 +186,11 @@ Q8K void q8k_lut_i8_rvv(const q8_params *p, const void *a, const void *b, void *
 		o[i] = t[(uint8_t)(x[i] ^ 0x80)];
 #endif
 }
+
+/* int16 activations (a16w8): conv2d and dense with an int16 operand, the
+   channel loop of a tap as one vwmacc dot product (runtime/a16_simd.h) */
+Q8K void q8k_conv2d_a16_rvv(const q8_params *p, const void *a, const void *b, void *y);
+Q8K void q8k_dense_a16_rvv(const q8_params *p, const void *a, const void *b, void *y);
+#define Q8_A16_SFX rvv
+#define Q8_A16_ISA 4
+#include "a16_simd.h"

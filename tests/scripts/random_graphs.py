@@ -7,10 +7,11 @@ Generates N (default 20) small random models in the text format: random
 shapes, strides, paddings, dilations, groups (depthwise too), residual
 adds, concat, pools, pad, batchnorm, activations (relu, relu6, clip and
 the tables: sigmoid, tanh, hardswish, hardsigmoid, leaky_relu), transpose,
-dense, a trailing
-softmax sometimes; every other one is a QDQ model (random scales and zero
-points, u8 and i8 activations, per-channel int8 weights).  Weights are
-.npy files.  Each model is calibrated with random data (--calib) and runs
+dense, a trailing softmax sometimes; every other one is a QDQ model
+(random scales and zero points, u8 and i8 activations, per-channel int8
+weights), and every other float one (k % 4 == 2) an a16 model: nine in
+ten conv2d, and the dense when it has at most 400 inputs, read int16
+activations (abits=16, docs/precision.md).  Weights are .npy files.  Each model is calibrated with random data (--calib) and runs
 on every target through cross_c.py's machinery: the float outputs of the
 generated code must equal `q8c run` bit for bit.  Seeded: the same seed
 gives the same models.  The models stay in SCRATCH/graphs/gN for replay."""
@@ -33,8 +34,8 @@ def flist(a):
 
 
 class Graph:
-    def __init__(self, rng, qdq, d):
-        self.rng, self.qdq, self.dir = rng, qdq, d
+    def __init__(self, rng, qdq, d, a16=False):
+        self.rng, self.qdq, self.dir, self.a16 = rng, qdq, d, a16
         self.lines, self.n = [], 0
         self.vals = []   # (name, shape, nonneg) of every activation so far
 
@@ -120,6 +121,8 @@ class Graph:
             attrs += ', dilations=%s' % dims(dl)
         if g > 1:
             attrs += ', groups=%d' % g
+        if self.a16 and r.random() < 0.9:
+            attrs += ', abits=16'
         shp = [n, oh, ow, o]
         v = self.act('conv2d(%s, %s)' % (args, attrs), shp, base='conv')
         return v, shp
@@ -209,8 +212,8 @@ class Graph:
 
 def make_graph(k, seed, d):
     rng = np.random.default_rng(seed * 1000 + k)
-    qdq = k % 2 == 1
-    g = Graph(rng, qdq, d)
+    qdq, a16 = k % 2 == 1, k % 4 == 2
+    g = Graph(rng, qdq, d, a16)
     shp = [1, int(rng.integers(4, 11)), int(rng.integers(4, 11)), int(rng.integers(1, 7))]
     g.emit('model g%d;' % k)
     g.emit('input %%x : f32%s;' % dims(shp))
@@ -242,6 +245,8 @@ def make_graph(k, seed, d):
     args = '%s, %s' % (x, w)
     if rng.random() < 0.7:
         args += ', ' + g.const('b', rng.normal(0, 0.2, o).astype(np.float32))
+    if a16 and feat <= 400:   # 32768 * sum|w| stays below 2^31 (docs/numerics.md)
+        args += ', abits=16'
     x = g.act('dense(%s)' % args, [1, o], base='fc')
     if rng.random() < 0.25:
         name = g.fresh('prob')
@@ -254,7 +259,7 @@ def make_graph(k, seed, d):
     xs = rng.uniform(-1.1, 1.1, [3] + inshape[1:]).astype(np.float32)
     np.save(os.path.join(d, 'calib.npy'), calib)
     np.save(os.path.join(d, 'x.npy'), xs)
-    return ('g%d%s' % (k, '_qdq' if qdq else ''), os.path.join(d, 'model.q8'),
+    return ('g%d%s' % (k, '_qdq' if qdq else '_a16' if a16 else ''), os.path.join(d, 'model.q8'),
             os.path.join(d, 'calib.npy'), os.path.join(d, 'x.npy'))
 
 

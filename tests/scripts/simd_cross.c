@@ -3,7 +3,7 @@
    the portable kernels of runtime/ref.c on the reference-layout weights,
    over random shapes (strides, pads, dilations, groups, depthwise, odd
    channel counts, zero points, per-channel and per-tensor multipliers,
-   saturating shifts).  Prints the first mismatch and exits 1, or
+   saturating shifts), and the int16-activation kernels (simd_cross_a16.h).  Prints the first mismatch and exits 1, or
    "ISA: N cases bit-identical". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,10 +165,15 @@ static int luts(void)
 	return 0;
 }
 
+#include "simd_cross_a16.h"
+
 int main(int argc, char **argv)
 {
 	int ncase = argc > 1 ? atoi(argv[1]) : 400, seen[3] = { 0 };
 	if (luts())
+		return 1;
+	int na = a16s(ncase / 4 + 3);
+	if (na < 0)
 		return 1;
 	for (int i = 0; i < ncase; i++)
 		if (one(i % 5, seen))
@@ -177,7 +182,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		if (!seen[i])
 			return FAIL("%s never ran\n", variants[i].name);
-	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d; and lut_i8)\n", STR(ISA), ncase,
-	       seen[0], seen[1], seen[2]);
+	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d; and lut_i8; and %d a16)\n", STR(ISA),
+	       ncase, seen[0], seen[1], seen[2], na);
 	return 0;
 }

@@ -65,7 +65,8 @@ has() {
 	fi
 }
 
-build neon-gcc neon TG_AARCH64 aarch64-linux-gnu-gcc && run neon-gcc "${qarm[@]}" && has neon-gcc +neon tbx
+build neon-gcc neon TG_AARCH64 aarch64-linux-gnu-gcc && run neon-gcc "${qarm[@]}" && has neon-gcc +neon tbx &&
+	has neon-gcc +neon smlal2
 build neon-clang neon TG_AARCH64 clang-16 --target=aarch64-linux-gnu -fuse-ld=bfd &&
 	run neon-clang "${qarm[@]}"
 build dotprod-gcc dotprod TG_AARCH64_DOTPROD aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod &&
@@ -83,6 +84,7 @@ fi
 if build rvv-clang rvv TG_RISCV64_V clang-16 --target=riscv64-linux-gnu -march=rv64gcv -fuse-ld=bfd; then
 	has rvv-clang +v vwmul.vx
 	has rvv-clang +v vrgather.vv
+	has rvv-clang +v vwmacc.vv
 	has rvv-clang +v vluxei8.v
 	for vlen in 128 256 512; do
 		run rvv-clang "${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=$vlen
