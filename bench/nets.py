@@ -20,13 +20,14 @@ All q8c builds link tools/driver/bench_driver.c (cc -O2 -march=native), timing
 NAME_run: float in, float out, as ORT is timed.
 
 usage: /usr/bin/python3 bench/nets.py [--q8c build/q8c] [--nets a,b] [--work DIR]
-           [--calib 200] [--eval 50] [--rounds 5] [--budget 1.0] [--threads 2]
+           [--calib 200] [--eval 50] [--rounds 5] [--budget 1.0] [--threads 2] [--time-only [--rebuild]]
 Needs python3-torch, python3-torchvision, python3-onnx, node and
 onnxruntime-node in --ort-dir (default /tmp/ortnode). Prints markdown tables
 (figures, not pass/fail)."""
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -233,6 +234,10 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--time-only', action='store_true',
                     help='only the interleaved timing, of the builds a previous run left in --work (no fp32 C)')
+    ap.add_argument('--rebuild', action='store_true',
+                    help='with --time-only: first rebuild the int8 builds with --q8c from the calibration dump '
+                         'a previous run left in --work (new kernels, same calibration), checking C = LLVM and '
+                         'run_parallel = run bit for bit')
     a = ap.parse_args()
     a.q8c = os.path.abspath(a.q8c)
     work = a.work or tempfile.mkdtemp(prefix='q8c-nets-')
@@ -256,6 +261,8 @@ def main():
         if a.time_only:
             exes = {k: os.path.join(d, k.replace(' ', '_') + '.exe') for k in ('int8 C', 'int8 LLVM')}
             par = True
+            if a.rebuild:
+                rebuild(a, name, d, exes, x_nhwc)
             ort_rows = {'ORT fp32': dict(path=f32), 'ORT int8': dict(path=os.path.join(d, name + '_qdq.onnx'))}
         else:
             exes, par, ort_rows = prepare(a, name, d, f32, work, xc, xe, calib_nchw, x_nhwc, x_nchw, acc)
@@ -316,6 +323,27 @@ def prepare(a, name, d, f32, work, xc, xe, calib_nchw, x_nhwc, x_nchw, acc):
         acc.append(row)
         log('%s: %s' % (name, ', '.join('%s SQNR %.1f dB top-1 %.0f %%' % (k, *row[k]) for k in ys)))
     return exes, par, ort_rows
+
+
+def rebuild(a, name, d, exes, x_nhwc):
+    """the int8 builds again from the calibration dump, with their bit checks"""
+    dumps = os.path.join(d, 'dumps')
+    cal = os.path.join(dumps, sorted(f for f in os.listdir(dumps) if f.endswith('calibrate.q8'))[0])
+    for key, flags in (('int8 C', ['--emit', 'c']), ('int8 LLVM', ['--emit', 'llvm'])):
+        out = os.path.join(d, key.replace(' ', '_'))
+        shutil.rmtree(out, ignore_errors=True)
+        exes[key], _ = build(a.q8c, cal, out, flags, key == 'int8 C')
+    ys = {}
+    for key, thr in (('int8 C', 0), ('int8 LLVM', 0), ('par', a.threads)):
+        exe = exes['int8 LLVM' if key == 'int8 LLVM' else 'int8 C']
+        yb = exe + ('.py' if key == 'par' else '.y')
+        sh([exe, x_nhwc, yb, str(a.eval), '0', '1', str(thr)])
+        ys[key] = np.fromfile(yb, '<f4')
+    same = np.array_equal(ys['int8 C'], ys['int8 LLVM']) and np.array_equal(ys['int8 C'], ys['par'])
+    log('%s: rebuilt; C, LLVM and run_parallel on %d threads %s' % (name, a.threads,
+                                                                 'bit-identical' if same else 'DIFFER'))
+    if not same:
+        sys.exit('the rebuilt int8 builds differ')
 
 
 def time_net(a, name, exes, par, ort_rows, x_nhwc, x_nchw, speed):

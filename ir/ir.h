@@ -337,6 +337,7 @@ typedef struct {
 	int wbits;                  /* --weight-bits: 4 or 8 (0: 8); an op's wbits attribute wins */
 	int abits;                  /* --activation-bits: 8 or 16 (0: 8) of what conv/dense read; an op's abits wins */
 	double error_budget;        /* --error-budget DB, or 0: passes/precision.c */
+	bool optimize_speed;        /* --optimize speed: the budget minimises latency, not weight bytes */
 	struct Choice *choice;      /* what --error-budget chose, for the report */
 	bool pow2;                  /* --scale pow2 */
 	const char *dump_after;     /* --dump-after PASS|all, or NULL */

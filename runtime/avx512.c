@@ -995,11 +995,13 @@ Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b,
 	const __m512i azp = _mm512_set1_epi32(p->i[Q8_AZP]), yzp = _mm512_set1_epi32(p->i[Q8_YZP]);
 	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
 	__m512i mv = _mm512_set1_epi32(m[0]), sv = _mm512_set1_epi32(s[0]);
-	for (int64_t i = 0; i < n; i += 16) {
+	for (int64_t i = 0, ci = 0; i < n; i += 16) {
 		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
 		if (per) {
-			mv = _mm512_loadu_si512((const void *)(m + i % C));
-			sv = _mm512_loadu_si512((const void *)(s + i % C));
+			mv = _mm512_loadu_si512((const void *)(m + ci));
+			sv = _mm512_loadu_si512((const void *)(s + ci));
+			if ((ci += 16) == C)
+				ci = 0;
 		}
 		__m512i v = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), azp);
 		__m512i r = _mm512_add_epi32(x5_rqc(v, mv, sv, lo, hi), yzp);
@@ -1007,31 +1009,60 @@ Q8K void q8k_requant_i8_avx512(const q8_params *p, const void *a, const void *b,
 	}
 }
 
-/* qmul int8: (x - azp) * (z - bzp) is at most 255 * 255, exact in int32,
-   then q8_rq's 64-bit rounding 16 lanes at a time.  b same shape, scalar,
-   or along C when C is a multiple of 16; other shapes go the portable way. */
+/* qmul int8: (x - azp) * (z - bzp) is at most 255 * 255, exact in int32
+   (one vpmaddwd: both factors fit int16, the upper halves are zeroed),
+   then rq 16 lanes at a time: without 64-bit shifts when R = 31 - s lies
+   in [33, 54] (x5_dwq_init's fast path: |acc| < 2^16), else q8_rq's
+   64-bit form.  b same shape, scalar, or along C (any C: per pixel, 16
+   channels at a time, the last ones masked; mobilenet_v3's
+   squeeze-excite scales have C = 72, 88, 120). */
+typedef struct {
+	__m512i azp, bzp, yzp, mv, sv, low16;
+	int64_t lo, hi;
+	x5_dwq q;
+} x5_mulc;
+
+X5_INLINE void x5_mul16(const x5_mulc *c, const int8_t *x, __m512i v, int8_t *o, __mmask16 k)
+{
+	__m512i u = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x)), c->azp);
+	__m512i t = _mm512_madd_epi16(_mm512_and_si512(u, c->low16),
+	                              _mm512_and_si512(_mm512_sub_epi32(v, c->bzp), c->low16));
+	__m512i r = c->q.fast ? x5_dwrq(1, &c->q, t) : _mm512_add_epi32(x5_rqc(t, c->mv, c->sv, c->lo, c->hi), c->yzp);
+	_mm_mask_storeu_epi8(o, k, _mm512_cvtepi32_epi8(r));
+}
+
 Q8K void q8k_mul_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
 {
 	int64_t n = p->i[Q8_COUNT], C = p->i[Q8_C];
 	int bm = p->i[Q8_BMODE];
-	if (bm == 1 && (C <= 0 || C % 16)) {
+	if (bm == 1 && (C <= 0 || n % C)) {
 		q8k_mul_i8(p, a, b, y);
 		return;
 	}
 	const int8_t *x = a, *z = b;
 	int8_t *o = y;
 	const int32_t *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	const __m512i azp = _mm512_set1_epi32(p->i[Q8_AZP]), bzp = _mm512_set1_epi32(p->i[Q8_BZP]);
-	const __m512i yzp = _mm512_set1_epi32(p->i[Q8_YZP]), mv = _mm512_set1_epi32(m[0]);
-	const __m512i sv = _mm512_set1_epi32(s[0]), z0 = _mm512_set1_epi32(z[0]);
-	int64_t lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP];
+	x5_mulc c = {.azp = _mm512_set1_epi32(p->i[Q8_AZP]), .bzp = _mm512_set1_epi32(p->i[Q8_BZP]),
+	             .yzp = _mm512_set1_epi32(p->i[Q8_YZP]), .mv = _mm512_set1_epi32(m[0]),
+	             .sv = _mm512_set1_epi32(s[0]), .low16 = _mm512_set1_epi32(0xffff),
+	             .lo = (int64_t)p->i[Q8_LO] - p->i[Q8_YZP], .hi = (int64_t)p->i[Q8_HI] - p->i[Q8_YZP]};
+	int32_t m16[16], s16[16];
+	for (int j = 0; j < 16; j++)
+		m16[j] = m[0], s16[j] = s[0];
+	q8_geom g = {.yzp = p->i[Q8_YZP], .lo = p->i[Q8_LO], .hi = p->i[Q8_HI]};
+	x5_dwq_init(&c.q, &g, m16, s16, 0xffff);
+	if (bm == 1) {
+		for (int64_t i = 0; i < n; i += C)
+			for (int64_t j = 0; j < C; j += 16) {
+				__mmask16 k = x5_mask(C - j > 16 ? 16 : (int)(C - j));
+				x5_mul16(&c, x + i + j, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + j)), o + i + j, k);
+			}
+		return;
+	}
+	const __m512i z0 = _mm512_set1_epi32(z[0]);
 	for (int64_t i = 0; i < n; i += 16) {
 		__mmask16 k = x5_mask(n - i > 16 ? 16 : (int)(n - i));
-		__m512i u = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + i)), azp);
-		__m512i v = bm == 2 ? z0 : _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + (bm ? i % C : i)));
-		__m512i t = _mm512_mullo_epi32(u, _mm512_sub_epi32(v, bzp));
-		__m512i r = _mm512_add_epi32(x5_rqc(t, mv, sv, lo, hi), yzp);
-		_mm_mask_storeu_epi8(o + i, k, _mm512_cvtepi32_epi8(r));
+		x5_mul16(&c, x + i, bm == 2 ? z0 : _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, z + i)), o + i, k);
 	}
 }
 

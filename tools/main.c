@@ -39,8 +39,9 @@ static const char usage[] =
 	"                         an op's wbits attribute wins\n"
 	"  --activation-bits 8|16 bits of the activations conv/dense read (default 8; 16: int16\n"
 	"                         [-32767, 32767], int8 weights); an op's abits attribute wins\n"
-	"  --error-budget DB      per layer, 4-bit weights where the int8 output SQNR on --calib\n"
-	"                         stays >= DB (docs/precision.md)\n"
+	"  --error-budget DB      per conv/dense, 4- or 8-bit weights and 8- or 16-bit activations\n"
+	"                         such that the output SQNR on --calib stays >= DB (docs/precision.md)\n"
+	"  --optimize size|speed  what --error-budget minimises: weight bytes (default) or latency\n"
 	"  --scale pow2           restrict every scale to a power of two (requantize = shift)\n"
 	"  --bias-correction      subtract from each conv/dense bias the mean shift that\n"
 	"                         rounding its weights causes, measured on --calib (needed)\n"
@@ -66,6 +67,7 @@ typedef struct {
 	const char *cmd, *model, *outdir, *input, *output, *target, *emit, *name;
 	bool nchw, layout_given; /* --input-layout nchw */
 	bool simulate;           /* run --simulate */
+	bool optimize_given;     /* --optimize */
 	Options o;
 } Args;
 
@@ -157,6 +159,12 @@ static void parse_args(Args *a, int argc, char **argv)
 			a->o.error_budget = strtod(v, &end);
 			if (*end || !(a->o.error_budget > 0 && a->o.error_budget < 200))
 				bad_usage("--error-budget takes an output SQNR in dB, in (0, 200), not '%s'", v);
+		} else if (strcmp(s, "--optimize") == 0) {
+			const char *v = need(argc, argv, &i);
+			if (strcmp(v, "size") != 0 && strcmp(v, "speed") != 0)
+				bad_usage("--optimize takes size or speed, not '%s'", v);
+			a->o.optimize_speed = strcmp(v, "speed") == 0;
+			a->optimize_given = true;
 		} else if (strcmp(s, "--scale") == 0) {
 			const char *v = need(argc, argv, &i);
 			if (strcmp(v, "pow2") == 0)
@@ -206,7 +214,9 @@ static void parse_args(Args *a, int argc, char **argv)
 	if (a->o.bias_corr && a->o.is_float)
 		bad_usage("%s", "--bias-correction corrects quantized weights: it has no meaning with --float");
 	if (a->o.error_budget > 0 && a->o.is_float)
-		bad_usage("%s", "--error-budget chooses weight bits: it has no meaning with --float");
+		bad_usage("%s", "--error-budget chooses weight and activation bits: it has no meaning with --float");
+	if (a->optimize_given && !(a->o.error_budget > 0))
+		bad_usage("%s", "--optimize says what --error-budget minimises: give --error-budget DB too");
 	if (a->o.bias_corr && !a->o.calib_path)
 		bad_usage("%s", "--bias-correction needs --calib DATA.npy: the mean input of each conv/dense "
 			  "comes from the calibration samples");

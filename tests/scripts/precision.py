@@ -7,7 +7,10 @@ Checked independently of q8c's own bookkeeping, with NumPy on what q8c writes:
 - the layers --report says it put at 4 bits are exactly those whose weights in the
   quantize dump lie in [-7, 7], and there is at least one;
 - a budget of 1 dB puts every conv/dense at 4 bits, except one pinned by `wbits=8`;
-- a budget above what 8-bit weights reach is refused (exit 1, a message)."""
+- a budget above what 8-bit weights and activations reach is met with int16 activations:
+  the layers the report puts at abits 16 read an i16 value in the quantize dump, and the
+  output SQNR meets the budget; --optimize speed meets it with no 4-bit weights;
+- a budget above what int16 activations reach is refused (exit 1, a message)."""
 import glob, os, re, shutil, subprocess, sys
 import numpy as np
 
@@ -85,6 +88,45 @@ r = run(os.path.join(pin, 'model.q8'), calib_subset('cnn'), os.path.join(scratch
 got = dumped_bits(dd) if r.returncode == 0 else {}
 check(got == {'conv1_w': 4, 'conv2_w': 8, 'fc1_w': 4, 'fc2_w': 4},
       f'cnn, budget 1 dB, conv2 pinned at wbits=8: {got or r.stderr[-300:]}')
+
+
+def abits_said(out):
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r'^%(\S+)\s+[48]\s+(8|16)\s+\d+\s', out, re.M)}
+
+
+def i16_inputs(d):
+    """conv/dense ops of the quantize dump whose first operand is an i16 value"""
+    text = open(os.path.join(d, '03-quantize.q8')).read()
+    i16 = set(re.findall(r'^\s*%(\S+)\s*:\s*i16', text, re.M))
+    got = set()
+    for m in re.finditer(r'^%(\S+?)\.acc\s*:.*?=\s*q(?:conv2d|dense)\(%([^,\s)]+)', text, re.M):
+        if m.group(2) in i16:
+            got.add(m.group(1))
+    return got
+
+
+# above w8a8: mobilenet reaches about 25.5 dB with 8 bits everywhere on these samples
+m = os.path.join(src, 'examples', 'mobilenet')
+mc = calib_subset('mobilenet')
+yf = os.path.join(scratch, 'mobilenet_f.npy')
+for opt, budget in [('size', 28.0), ('speed', 28.0)]:
+    dd = os.path.join(scratch, 'a16_' + opt)
+    yq = os.path.join(scratch, 'a16_%s.npy' % opt)
+    r = run(os.path.join(m, 'model.q8'), mc, yq, '--error-budget', str(budget), '--optimize', opt, '--report',
+            '--dump-after', 'quantize', '--dump-dir', dd)
+    if r.returncode:
+        check(False, f'mobilenet, {budget} dB, --optimize {opt}: {r.stderr[-300:]}')
+        continue
+    s = sqnr(np.load(yq), np.load(yf))
+    wide = sorted(k for k, v in abits_said(r.stdout).items() if v == 16)
+    got = i16_inputs(dd)
+    four = sorted(k for k, v in dumped_bits(dd).items() if v == 4)
+    check(s >= budget, f'mobilenet, {budget} dB, --optimize {opt}: output SQNR {s:.2f} dB >= budget')
+    check(len(wide) >= 1 and got == set(wide),
+          f'mobilenet, {budget} dB, --optimize {opt}: {len(wide)} layers at abits 16 in the report '
+          f'({", ".join(wide)}), {len(got)} conv/dense read i16 in the dump ({", ".join(sorted(got))})')
+    if opt == 'speed':
+        check(four == [], f'mobilenet, {budget} dB, --optimize speed: no 4-bit weights ({four})')
 
 r = run(os.path.join(d, 'model.q8'), calib_subset('cnn'), os.path.join(scratch, 'x.npy'), '--error-budget', '80')
 check(r.returncode == 1 and 'cannot be met' in r.stderr and 'dB' in r.stderr,

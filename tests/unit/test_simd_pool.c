@@ -235,7 +235,7 @@ static void test_elementwise(void **state)
 		printf("[  SKIPPED ] add/sub/mul/requant_i8_avx512: this CPU has no AVX-512 VNNI\n");
 		skip();
 	}
-	int wide = 0, fast = 0, slow = 0, mulc = 0;
+	int wide = 0, fast = 0, slow = 0, mulc = 0, mulodd = 0;
 	for (int n = 0; n < 800; n++) {
 		q8_params p;
 		memset(&p, 0, sizeof p);
@@ -254,7 +254,8 @@ static void test_elementwise(void **state)
 			m[0] = rnd_mult(), sh[0] = rnd(-31, 10);
 			p.i[Q8_BMODE] = rnd(0, 2);
 			p.i[Q8_NRQ] = 1;
-			mulc += p.i[Q8_BMODE] != 1 || C % 16 == 0;
+			mulc++;
+			mulodd += p.i[Q8_BMODE] == 1 && C % 16; /* per pixel, the last channels masked */
 		} else if (kind < 2) {
 			/* operands to the common scale: shifts that keep 20 bits of
 			   headroom (as fixedpoint.c makes them), the output any */
@@ -305,7 +306,7 @@ static void test_elementwise(void **state)
 	}
 	assert_true(wide > 20); /* the per-channel vector path was exercised */
 	assert_true(fast > 100 && slow > 20); /* both add/sub paths too */
-	assert_true(mulc > 100);              /* and the vector qmul */
+	assert_true(mulc > 100 && mulodd > 20); /* and the vector qmul, C not a multiple of 16 too */
 }
 
 /* average pooling, windowed and global: the avx512 variants against the
