@@ -23,12 +23,29 @@ static inline int8_t mcu_out(const q8_params *p, uint32_t acc, int64_t c)
 	return (int8_t)(v < p->i[Q8_LO] ? p->i[Q8_LO] : v > p->i[Q8_HI] ? p->i[Q8_HI] : v);
 }
 
+/* int4 weights (Q8_WBITS == 4, q8rt.h's q8_w4): n elements from element
+   first into d, plain C (a byte's two nibbles sign-extended by shifts);
+   the kernels unpack one output channel's row before its dot product */
+static inline void mcu_unpack4(int8_t *d, const int8_t *w, int64_t first, int32_t n)
+{
+	int32_t i = 0;
+	if (first & 1 && n > 0)
+		d[i++] = (int8_t)q8_w4(w, first);
+	const int8_t *s = w + ((first + i) >> 1);
+	for (; i + 2 <= n; i += 2, s++) {
+		d[i] = (int8_t)((int8_t)(*s << 4) >> 4);
+		d[i + 1] = (int8_t)(*s >> 4);
+	}
+	if (i < n)
+		d[i] = (int8_t)q8_w4(w, first + i);
+}
+
 typedef uint32_t (*mcu_dot_fn)(uint32_t acc, const int8_t *x, const int8_t *w, int32_t n);
 
 /* conv2d_i8 (any groups, so depthwise too): per output pixel and group,
    the window into col, then one dot product per output channel */
 static inline __attribute__((always_inline)) void
-mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot)
+mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot, int8_t *wrow)
 {
 	const int8_t *w = p->p[Q8P_W];
 	const int32_t *bias = p->p[Q8P_B];
@@ -60,16 +77,19 @@ mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot)
 			for (int32_t j = 0; j < og; j++) {
 				int32_t oc = g * og + j;
 				uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
-				acc = dot(acc, col, w + (int64_t)oc * n, n);
+				if (wrow) /* int4: n <= Q8_MCU_COL as the window */
+					mcu_unpack4(wrow, w, (int64_t)oc * n, n);
+				acc = dot(acc, col, wrow ? wrow : w + (int64_t)oc * n, n);
 				o[(int64_t)i * OC + oc] = mcu_out(p, acc, oc);
 			}
 		}
 	}
 }
 
-/* dense_i8: one dot product per output */
+/* dense_i8: one dot product per output (int4: the row unpacked into
+   wrow by pieces of Q8_MCU_COL) */
 static inline __attribute__((always_inline)) void
-mcu_dense(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot)
+mcu_dense(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot, int8_t *wrow)
 {
 	const int8_t *w = p->p[Q8P_W];
 	const int32_t *bias = p->p[Q8P_B];
@@ -77,7 +97,13 @@ mcu_dense(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot)
 	for (int32_t r = 0; r < p->i[Q8_N]; r++)
 		for (int32_t oc = 0; oc < OC; oc++) {
 			uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
-			acc = dot(acc, x + (int64_t)r * K, w + (int64_t)oc * K, K);
+			if (!wrow)
+				acc = dot(acc, x + (int64_t)r * K, w + (int64_t)oc * K, K);
+			for (int32_t k = 0; wrow && k < K; k += Q8_MCU_COL) {
+				int32_t nk = K - k < Q8_MCU_COL ? K - k : Q8_MCU_COL;
+				mcu_unpack4(wrow, w, (int64_t)oc * K + k, nk);
+				acc = dot(acc, x + (int64_t)r * K + k, wrow, nk);
+			}
 			o[(int64_t)r * OC + oc] = mcu_out(p, acc, oc);
 		}
 }
