@@ -11,7 +11,8 @@ dense, a trailing
 softmax sometimes; every other one is a QDQ model (random scales and zero
 points, u8 and i8 activations, per-channel int8 weights); every third
 one compiles with --weight-bits 4 --granularity group:G (int4 weights
-packed two per byte; G from 1 to 3).  Weights are .npy files.  Each model is calibrated with random data (--calib) and runs
+packed two per byte; G from 1 to 3).  Weights are .npy files.  Each
+model is calibrated with random data (--calib) and runs
 on every target through cross_c.py's machinery: the float outputs of the
 generated code must equal `q8c run` bit for bit.  Seeded: the same seed
 gives the same models.  The models stay in SCRATCH/graphs/gN for replay."""
