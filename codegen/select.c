@@ -299,7 +299,7 @@ static void pack_w4(const Target *t, Prog *p, Step *s)
 	}
 	if (starts(k, "dwconv_i8_") || !strcmp(k, "conv2d_i8_im2col_avx512")) {
 		/* unpacked whole, once per call */
-		if (n * esz > (mcu ? MCU_COL : Q8_W4BUF))
+		if (n * esz > (mcu ? MCU_COL : Q8_W4BLK))
 			return;
 	} else if (!ref && !mcu) {
 		/* by blocks of L output channels (q8_conv_run_w, rvv.c) */
@@ -311,7 +311,7 @@ static void pack_w4(const Target *t, Prog *p, Step *s)
 		if (!isa || G < 1)
 			return;
 		int64_t blocks = G * roundup(q[Q8_OC] / G, isa->L) / isa->L;
-		if (n * esz / blocks > Q8_W4BUF)
+		if (n * esz / blocks > Q8_W4BLK)
 			return;
 	}
 	int8_t *d = alloc_array((n + 1) / 2, 1);

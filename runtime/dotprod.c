@@ -102,14 +102,14 @@ Q8K void q8k_lut_i8_dotprod(const q8_params *p, const void *a, const void *b, vo
 /* int4 weights, two per byte (w4.h): unpacked by blocks, then the same tiles */
 Q8K void q8k_conv2d_i8_dotprod_w4(const q8_params *p, const void *a, const void *b, void *y)
 {
-	_Alignas(64) int8_t wbuf[Q8_W4BUF];
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
 	(void)b;
 	q8_conv_run_w(p, a, y, 0, 16, 64, dp_shapes, q8_unpack4_neon, wbuf);
 }
 
 Q8K void q8k_dense_i8_dotprod_w4(const q8_params *p, const void *a, const void *b, void *y)
 {
-	_Alignas(64) int8_t wbuf[Q8_W4BUF];
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
 	(void)b;
 	q8_conv_run_w(p, a, y, 1, 16, 64, dp_shapes, q8_unpack4_neon, wbuf);
 }

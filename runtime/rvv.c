@@ -200,14 +200,14 @@ Q8K void q8k_lut_i8_rvv(const q8_params *p, const void *a, const void *b, void *
 #endif
 Q8K void q8k_conv2d_i8_rvv_w4(const q8_params *p, const void *a, const void *b, void *y)
 {
-	_Alignas(64) int8_t wbuf[Q8_W4BUF];
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* one block at a time */
 	(void)b;
 	rv_conv(p, a, y, 0, RV_UNPACK, wbuf);
 }
 
 Q8K void q8k_dense_i8_rvv_w4(const q8_params *p, const void *a, const void *b, void *y)
 {
-	_Alignas(64) int8_t wbuf[Q8_W4BUF];
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* one block at a time */
 	(void)b;
 	rv_conv(p, a, y, 1, RV_UNPACK, wbuf);
 }

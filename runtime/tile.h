@@ -31,7 +31,9 @@ enum {
 	Q8_TILE_M = 16,   /* the most pixels in a tile */
 	Q8_PADCOPY = 16384, /* q8_padcopy's limit, bytes of stack */
 	Q8_FLAT = 2304,   /* the most (tap, channel group) steps in q8_geom.flat */
-	Q8_W4BUF = 32768, /* bytes of int4 weights a kernel unpacks at a time (w4.h) */
+	Q8_W4BUF = 131072, /* int4 weights (w4.h): the conv/dense kernels' buffer of */
+	Q8_W4BLK = 32768,  /* unpacked blocks, and the most one block (select.c), or all
+	                      the weights of a depthwise or im2col kernel, may take */
 };
 
 /* int4 weights (w4.h): n elements from element first of the packed src
@@ -344,7 +346,8 @@ Q8_HELPER const int8_t *q8_padcopy(q8_geom *g, const q8_params *p, const int8_t 
 /* conv2d_i8 / dense_i8: weights packed W[g][ob][tap][kgrp][L][4] with
    kb bytes per [L][4] block, B/MULT/SHIFT [g][nob * L] (select.c).
    With un (int4 weights, w4.h), the blocks a tile uses, at most Q8_W4BUF
-   bytes of them, are unpacked into wbuf first. */
+   bytes of them, are unpacked into wbuf first (Q8_W4BUF bytes; Q8_W4BLK
+   is enough when every shape is one block wide). */
 Q8_HELPER void q8_conv_run_w(const q8_params *p, const int8_t *x, int8_t *y, int dense, int L,
                              int kb, const q8_shape *shapes, q8_unpack_fn *un, int8_t *wbuf)
 {

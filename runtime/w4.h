@@ -7,9 +7,11 @@
    unchanged, so the bits are those of 8-bit-held weights:
    - conv2d / dense through q8_conv_run (tile.h) or rvv.c's loop: the
      weights of the output-channel blocks a tile is about to use for
-     every pixel, at most Q8_W4BUF bytes (select.c keeps one block within);
+     every pixel, at most Q8_W4BUF bytes (select.c keeps one block within
+     Q8_W4BLK; a smaller buffer forces narrower tiles: 14x14x128 3x3 ran
+     1.26x the 8-bit time with 64 KB, 1.05x with 128 KB);
    - depthwise and the avx512 im2col kernel: the whole weight array once
-     per call (q8_w4_whole), Q8_W4BUF bytes at most.
+     per call (q8_w4_whole), Q8_W4BLK bytes at most.
    Each isa has its unpack here (q8_unpack_fn of tile.h); the isa file
    adds the *_w4 kernels that pass it on. */
 #ifndef Q8_W4_H
@@ -160,7 +162,7 @@ Q8_HELPER void q8_unpack4_rvv(void *dst, const int8_t *src, int64_t first, int64
 Q8_HELPER void q8_w4_whole(q8_kernel k, q8_unpack_fn *un, int esize, const q8_params *p,
                            const void *a, const void *b, void *y)
 {
-	_Alignas(64) int8_t buf[Q8_W4BUF];
+	_Alignas(64) int8_t buf[Q8_W4BLK];
 	q8_params q = *p;
 	un(buf, p->p[Q8P_W], 0, p->i[Q8_WNUM], esize);
 	q.p[Q8P_W] = buf;
