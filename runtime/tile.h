@@ -374,10 +374,13 @@ Q8_HELPER void q8_conv_run_w(const q8_params *p, const int8_t *x, int8_t *y, int
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
 	int groups = g->c / g->cg;
 	int64_t bstride = (int64_t)g->taps * g->nk * kb;
+	/* few pixels (dense rows): wide tiles gain nothing, and blocks
+	   unpacked one at a time stay in the L1 cache */
+	int64_t wcap = g->pixels >= Q8_TILE_M ? Q8_W4BUF : Q8_W4BLK;
 	for (int grp = 0; grp < groups; grp++) {
 		for (int ob = 0; ob < g->nob;) {
 			const q8_shape *k = shapes;
-			while (k->nb > g->nob - ob || (un && k->nb > 1 && k->nb * bstride > Q8_W4BUF))
+			while (k->nb > g->nob - ob || (un && k->nb > 1 && k->nb * bstride > wcap))
 				k++;
 			int64_t blk = (int64_t)grp * g->nob + ob;
 			if (un) {
