@@ -38,7 +38,7 @@ static inline uint32_t dsp_dot(uint32_t acc, const int8_t *x, const int8_t *w, i
 Q8K void q8k_conv2d_i8_dsp(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	mcu_conv(p, a, y, dsp_dot, 0);
+	mcu_conv(p, a, y, dsp_dot);
 }
 
 Q8K void q8k_dense_i8_dsp(const q8_params *p, const void *a, const void *b, void *y)
@@ -47,13 +47,14 @@ Q8K void q8k_dense_i8_dsp(const q8_params *p, const void *a, const void *b, void
 	mcu_dense(p, a, y, dsp_dot, 0);
 }
 
-/* int4 weights, two per byte: each row unpacked before its dot product
-   (plain C, mcu.h) */
+/* int4 weights, two per byte: rows unpacked into wrow (plain C, mcu.h),
+   a run of output channels once per call (conv), a row per dot product
+   (dense, whose rows are used once per input row anyway) */
 Q8K void q8k_conv2d_i8_dsp_w4(const q8_params *p, const void *a, const void *b, void *y)
 {
 	int8_t wrow[Q8_MCU_COL];
 	(void)b;
-	mcu_conv(p, a, y, dsp_dot, wrow);
+	mcu_conv4(p, a, y, dsp_dot, wrow);
 }
 
 Q8K void q8k_dense_i8_dsp_w4(const q8_params *p, const void *a, const void *b, void *y)

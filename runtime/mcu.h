@@ -24,8 +24,7 @@ static inline int8_t mcu_out(const q8_params *p, uint32_t acc, int64_t c)
 }
 
 /* int4 weights (Q8_WBITS == 4, q8rt.h's q8_w4): n elements from element
-   first into d, plain C (a byte's two nibbles sign-extended by shifts);
-   the kernels unpack one output channel's row before its dot product */
+   first into d, plain C (a byte's two nibbles sign-extended by shifts) */
 static inline void mcu_unpack4(int8_t *d, const int8_t *w, int64_t first, int32_t n)
 {
 	int32_t i = 0;
@@ -45,7 +44,7 @@ typedef uint32_t (*mcu_dot_fn)(uint32_t acc, const int8_t *x, const int8_t *w, i
 /* conv2d_i8 (any groups, so depthwise too): per output pixel and group,
    the window into col, then one dot product per output channel */
 static inline __attribute__((always_inline)) void
-mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot, int8_t *wrow)
+mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot)
 {
 	const int8_t *w = p->p[Q8P_W];
 	const int32_t *bias = p->p[Q8P_B];
@@ -77,13 +76,57 @@ mcu_conv(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot, int8_t 
 			for (int32_t j = 0; j < og; j++) {
 				int32_t oc = g * og + j;
 				uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
-				if (wrow) /* int4: n <= Q8_MCU_COL as the window */
-					mcu_unpack4(wrow, w, (int64_t)oc * n, n);
-				acc = dot(acc, col, wrow ? wrow : w + (int64_t)oc * n, n);
+				acc = dot(acc, col, w + (int64_t)oc * n, n);
 				o[(int64_t)i * OC + oc] = mcu_out(p, acc, oc);
 			}
 		}
 	}
+}
+
+/* conv2d_i8 with int4 weights: the rows of as many output channels of a
+   group as fit Q8_MCU_COL bytes are unpacked once per call into wrow,
+   then every output pixel runs them on its window as above (the window
+   gathered again for each such run of channels) */
+static inline __attribute__((always_inline)) void
+mcu_conv4(const q8_params *p, const int8_t *x, int8_t *o, mcu_dot_fn dot, int8_t *wrow)
+{
+	const int8_t *w = p->p[Q8P_W];
+	const int32_t *bias = p->p[Q8P_B];
+	int32_t H = p->i[Q8_H], W = p->i[Q8_W], C = p->i[Q8_C], OC = p->i[Q8_OC];
+	int32_t OH = p->i[Q8_OH], OW = p->i[Q8_OW];
+	int32_t KH = p->i[Q8_KH], KW = p->i[Q8_KW], G = p->i[Q8_GROUPS];
+	int32_t cg = C / G, og = OC / G, n = KH * KW * cg;
+	int32_t per = Q8_MCU_COL / n; /* rows per run: n <= Q8_MCU_COL (select.c) */
+	int8_t col[Q8_MCU_COL];
+	for (int32_t g = 0; g < G; g++)
+		for (int32_t j0 = 0; j0 < og; j0 += per) {
+			int32_t nj = og - j0 < per ? og - j0 : per;
+			mcu_unpack4(wrow, w, (int64_t)(g * og + j0) * n, nj * n);
+			for (int32_t i = 0; i < p->i[Q8_N] * OH * OW; i++) {
+				int32_t ow = i % OW, oh = i / OW % OH, bn = i / (OW * OH);
+				int8_t *d = col;
+				for (int32_t kh = 0; kh < KH; kh++) {
+					int32_t ih = oh * p->i[Q8_SH] - p->i[Q8_PT] + kh * p->i[Q8_DH];
+					for (int32_t kw = 0; kw < KW; kw++, d += cg) {
+						int32_t iw = ow * p->i[Q8_SW] - p->i[Q8_PL] + kw * p->i[Q8_DW];
+						if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+							for (int32_t c = 0; c < cg; c++)
+								d[c] = (int8_t)p->i[Q8_AZP];
+						} else {
+							const int8_t *s = x + (((int64_t)bn * H + ih) * W + iw) * C + g * cg;
+							for (int32_t c = 0; c < cg; c++)
+								d[c] = s[c];
+						}
+					}
+				}
+				for (int32_t j = 0; j < nj; j++) {
+					int32_t oc = g * og + j0 + j;
+					uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
+					acc = dot(acc, col, wrow + (int64_t)j * n, n);
+					o[(int64_t)i * OC + oc] = mcu_out(p, acc, oc);
+				}
+			}
+		}
 }
 
 /* dense_i8: one dot product per output (int4: the row unpacked into
