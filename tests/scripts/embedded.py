@@ -6,7 +6,8 @@ usage: embedded.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T] [--grap
 
 For each example model (examples/*/model.q8 with its calib.npy, 2 samples
 of test_x.npy) and N random graphs (tests/scripts/random_graphs.py, default
-6, seed 1), and each bare-metal target, compiles the model with q8c (the
+6, seed 1; every third with int4 weights, as random_graphs.py makes
+them), and each bare-metal target, compiles the model with q8c (the
 examples with both emitters, graph k with --emit c for even k and llvm for
 odd k), builds it with the board's cross compiler and picolibc
 (tests/embedded/: memory map, our start-up code instead of picolibc's crt0,
@@ -28,7 +29,8 @@ shift=0, and checks:
     timeout: a fault must not hang);
   - on the Cortex-M boards, tests/embedded/kernels.c: runtime/dsp.c or
     mve.c against ref.c on 278 random conv2d_i8 / dense_i8 geometries
-    (groups, 37 depthwise, strides, dilations, padding), byte for byte;
+    (groups, 37 depthwise, strides, dilations, padding; every third with
+    int4 weights through the *_w4 kernels), byte for byte;
   - with --emit llvm, the stack NAME_run_int8 used (painted stack) is at
     most the header's NAME_STACK_BYTES, and NAME_FLASH_BYTES is the
     .text + .rodata of the object as binutils' size counts them; with
