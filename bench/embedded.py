@@ -4,7 +4,7 @@
 and MVE (Cortex-M55) kernels, for every example, built with gcc
 (--emit c) and with LLVM (--emit llvm).
 
-usage: bench/embedded.py [Q8C] [--models SUBSTR]
+usage: bench/embedded.py [Q8C] [--models SUBSTR] [--weight-bits 4] [--granularity G]
 
 qemu is not cycle-accurate: the figure is instructions executed by one
 NAME_run_int8 (qemu -icount shift=0; the board's counter, board.h), not
@@ -23,7 +23,8 @@ import cross_c  # noqa: E402
 import embedded  # noqa: E402
 import numpy as np  # noqa: E402
 
-args = [a for i, a in enumerate(sys.argv[1:], 1) if not a.startswith('--') and sys.argv[i - 1] != '--models']
+args = [a for i, a in enumerate(sys.argv[1:], 1)
+        if not a.startswith('--') and sys.argv[i - 1] not in ('--models', '--weight-bits', '--granularity')]
 q8c = os.path.abspath(args[0] if args else os.path.join(root, 'build', 'q8c'))
 sub = cross_c.arg('--models', '')
 tmp = tempfile.mkdtemp(prefix='q8c-bench-emb-')

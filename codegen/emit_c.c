@@ -39,6 +39,7 @@ static const char *const iname[Q8_NI] = {
 	N(Q8_AZP), N(Q8_BZP), N(Q8_YZP), N(Q8_LO), N(Q8_HI), N(Q8_NRQ),
 	N(Q8_COUNT), N(Q8_BMODE), N(Q8_OUTER), N(Q8_LEN), N(Q8_INNER),
 	N(Q8_DLEN), N(Q8_DOFF), N(Q8_ADT), N(Q8_YDT), N(Q8_ESIZE), N(Q8_NQ),
+	N(Q8_WBITS), N(Q8_WNUM),
 };
 static const char *const fname[Q8_NF] = {
 	N(Q8F_MIN), N(Q8F_MAX), N(Q8F_VALUE), N(Q8F_SCALE),

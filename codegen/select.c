@@ -52,6 +52,9 @@ static const Isa isas[] = {
 	{ TG_RISCV64_V,       "rvv",     16, 1, DT_I8,  DT_I16, false },
 };
 
+static void select_variant(const Target *t, Prog *p, Step *s);
+static bool starts(const char *s, const char *pre) { return !strncmp(s, pre, strlen(pre)); }
+
 static int64_t roundup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 static int addblob(Prog *p, const char *base, Dtype dt, int64_t n, const void *data)
@@ -273,7 +276,74 @@ static void select_mcu(const Target *t, Step *s)
 		s->kernel = fmt("%s_%s", s->kernel, sfx);
 }
 
+/* int4 weights (runtime/w4.h, docs/precision.md): a conv/dense whose
+   integer weights all fit in 4 bits (--weight-bits 4, wbits=4, a 4-bit
+   QDQ model) has its weight blob, in whatever layout the chosen kernel
+   reads, packed two per byte (q8rt.h's q8_w4), and the kernel's int4
+   variant (NAME_w4; the portable kernels read Q8_WBITS) unpacks it.
+   Where the unpacked block the kernel holds would not fit its stack
+   buffer, the weights stay one per byte. */
+static void pack_w4(const Target *t, Prog *p, Step *s)
+{
+	const char *k = s->kernel;
+	const int32_t *q = s->p.i;
+	if (s->pblob[Q8P_W] < 0 || q[Q8_NRQ] < 1)
+		return;
+	bool ref = !strcmp(k, "conv2d_i8") || !strcmp(k, "dense_i8");
+	bool mcu = t && (t->kind == TG_CORTEX_M4 || t->kind == TG_CORTEX_M7 || t->kind == TG_CORTEX_M55);
+	bool dense = starts(k, "dense_i8");
+	if (!ref && !starts(k, "conv2d_i8_") && !dense && !starts(k, "dwconv_i8_"))
+		return;
+	const Blob *b = &p->blobs[s->pblob[Q8P_W]];
+	if (b->dt != DT_I8 && b->dt != DT_I16)
+		return;
+	int64_t n = b->n, esz = dtype_size(b->dt);
+	for (int64_t i = 0; i < n; i++) {
+		int v = b->dt == DT_I8 ? ((const int8_t *)b->data)[i] : ((const int16_t *)b->data)[i];
+		if (v < -8 || v > 7)
+			return;
+	}
+	if (starts(k, "dwconv_i8_") || !strcmp(k, "conv2d_i8_im2col_avx512")) {
+		/* unpacked whole, once per call */
+		if (n * esz > (mcu ? MCU_COL : Q8_W4BLK))
+			return;
+	} else if (!ref && !mcu) {
+		/* by blocks of L output channels (q8_conv_run_w, rvv.c) */
+		const Isa *isa = NULL;
+		for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+			if (isas[i].kind == t->kind)
+				isa = &isas[i];
+		int G = dense ? 1 : q[Q8_GROUPS];
+		if (!isa || G < 1)
+			return;
+		int64_t blocks = G * roundup(q[Q8_OC] / G, isa->L) / isa->L;
+		if (n * esz / blocks > Q8_W4BLK)
+			return;
+	}
+	int8_t *d = alloc_array((n + 1) / 2, 1);
+	memset(d, 0, (size_t)(n + 1) / 2);
+	for (int64_t i = 0; i < n; i++) {
+		int v = b->dt == DT_I8 ? ((const int8_t *)b->data)[i] : ((const int16_t *)b->data)[i];
+		d[i / 2] = (int8_t)((uint8_t)d[i / 2] | (uint8_t)((v & 15) << 4 * (i & 1)));
+	}
+	/* the weight bytes of the reference layout, [OC][KH][KW][C/G], halved */
+	int64_t nref = (int64_t)q[Q8_OC] * (dense ? q[Q8_C] : (int64_t)q[Q8_KH] * q[Q8_KW] *
+	                                    (q[Q8_C] / (q[Q8_GROUPS] > 0 ? q[Q8_GROUPS] : 1)));
+	p->weight_bytes -= nref - (nref + 1) / 2;
+	s->pblob[Q8P_W] = addblob(p, fmt("%s_w4", b->name), DT_I8, (n + 1) / 2, d);
+	s->p.i[Q8_WBITS] = 4;
+	s->p.i[Q8_WNUM] = (int32_t)n;
+	if (!ref)
+		s->kernel = fmt("%s_w4", k);
+}
+
 void select_kernel(const Target *t, Prog *p, Step *s)
+{
+	select_variant(t, p, s);
+	pack_w4(t, p, s);
+}
+
+static void select_variant(const Target *t, Prog *p, Step *s)
 {
 	if (t && (t->kind == TG_CORTEX_M4 || t->kind == TG_CORTEX_M7 || t->kind == TG_CORTEX_M55)) {
 		select_mcu(t, s);

@@ -107,7 +107,7 @@ Value *sym_const(Graph *g, Options *o, Value *src, const double *r, int64_t grou
 
 /* The weights of conv2d/dense as int8 [-127, 127] with zero point 0, or
    [-7, 7] with 4-bit weights (the op's wbits, else --weight-bits; held
-   one per byte).  Float weights are quantized per output channel (axis
+   one per byte here, packed two per byte by codegen/select.c).  Float weights are quantized per output channel (axis
    0), per group of channels or per tensor; QDQ weights keep their
    integers and scales when (q - zw) fits the range (and the scales are
    powers of two with --scale pow2), else they are requantized from their

@@ -8,6 +8,7 @@
    one vphaddd at the end.  Requantization is the scalar q8_rq. */
 #include "q8rt.h"
 #include "tile.h"
+#include "w4.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -383,6 +384,25 @@ Q8K void q8k_dense_a16_avx2(const q8_params *p, const void *a, const void *b, vo
 #define Q8_A16_SFX avx2
 #define Q8_A16_ISA 1
 #include "a16_simd.h"
+/* int4 weights, two per byte (w4.h): unpacked by blocks, then the same tiles */
+Q8K void q8k_conv2d_i8_avx2_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
+	(void)b;
+	q8_conv_run_w(p, a, y, 0, 8, 64, x2_shapes, q8_unpack4_avx2, wbuf);
+}
+
+Q8K void q8k_dense_i8_avx2_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
+	(void)b;
+	q8_conv_run_w(p, a, y, 1, 8, 64, x2_shapes, q8_unpack4_avx2, wbuf);
+}
+
+Q8K void q8k_dwconv_i8_avx2_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	q8_w4_whole(q8k_dwconv_i8_avx2, q8_unpack4_avx2, 2, p, a, b, y);
+}
 
 #ifdef X2_POP
 #if defined(__clang__)

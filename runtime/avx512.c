@@ -8,6 +8,7 @@
    formula as q8_rq. */
 #include "q8rt.h"
 #include "tile.h"
+#include "w4.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -1214,6 +1215,30 @@ Q8K void q8k_dense_a16_avx512(const q8_params *p, const void *a, const void *b, 
 #define Q8_A16_SFX avx512
 #define Q8_A16_ISA 2
 #include "a16_simd.h"
+/* int4 weights, two per byte (w4.h): unpacked by blocks, then the same tiles */
+Q8K void q8k_conv2d_i8_avx512_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BUF];
+	(void)b;
+	q8_conv_run_w(p, a, y, 0, 16, 64, x5_shapes, q8_unpack4_avx512, wbuf);
+}
+
+Q8K void q8k_dense_i8_avx512_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BUF];
+	(void)b;
+	q8_conv_run_w(p, a, y, 1, 16, 64, x5_shapes, q8_unpack4_avx512, wbuf);
+}
+
+Q8K void q8k_dwconv_i8_avx512_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	q8_w4_whole(q8k_dwconv_i8_avx512, q8_unpack4_avx512, 1, p, a, b, y);
+}
+
+Q8K void q8k_conv2d_i8_im2col_avx512_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	q8_w4_whole(q8k_conv2d_i8_im2col_avx512, q8_unpack4_avx512, 1, p, a, b, y);
+}
 
 #ifdef X5_POP
 #if defined(__clang__)

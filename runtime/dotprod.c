@@ -7,6 +7,7 @@
    the NEON one (runtime/neon_dw.h); requantization is the scalar q8_rq. */
 #include "q8rt.h"
 #include "tile.h"
+#include "w4.h"
 #include "neon_dw.h"
 #include "neon_lut.h"
 #include <arm_neon.h>
@@ -96,6 +97,26 @@ Q8K void q8k_lut_i8_dotprod(const q8_params *p, const void *a, const void *b, vo
 {
 	(void)b;
 	nl_lut(p, a, y);
+}
+
+/* int4 weights, two per byte (w4.h): unpacked by blocks, then the same tiles */
+Q8K void q8k_conv2d_i8_dotprod_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
+	(void)b;
+	q8_conv_run_w(p, a, y, 0, 16, 64, dp_shapes, q8_unpack4_neon, wbuf);
+}
+
+Q8K void q8k_dense_i8_dotprod_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
+	(void)b;
+	q8_conv_run_w(p, a, y, 1, 16, 64, dp_shapes, q8_unpack4_neon, wbuf);
+}
+
+Q8K void q8k_dwconv_i8_dotprod_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	q8_w4_whole(q8k_dwconv_i8_dotprod, q8_unpack4_neon, 2, p, a, b, y);
 }
 
 #ifdef DP_POP

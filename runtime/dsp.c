@@ -44,7 +44,24 @@ Q8K void q8k_conv2d_i8_dsp(const q8_params *p, const void *a, const void *b, voi
 Q8K void q8k_dense_i8_dsp(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	mcu_dense(p, a, y, dsp_dot);
+	mcu_dense(p, a, y, dsp_dot, 0);
+}
+
+/* int4 weights, two per byte: rows unpacked into wrow (plain C, mcu.h),
+   a run of output channels once per call (conv), a row per dot product
+   (dense, whose rows are used once per input row anyway) */
+Q8K void q8k_conv2d_i8_dsp_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int8_t wrow[Q8_MCU_COL];
+	(void)b;
+	mcu_conv4(p, a, y, dsp_dot, wrow);
+}
+
+Q8K void q8k_dense_i8_dsp_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int8_t wrow[Q8_MCU_COL];
+	(void)b;
+	mcu_dense(p, a, y, dsp_dot, wrow);
 }
 
 /* int16 activations (a16w8): conv2d and dense with an int16 operand, the

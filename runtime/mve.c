@@ -30,7 +30,7 @@ Q8K void q8k_conv2d_i8_mve(const q8_params *p, const void *a, const void *b, voi
 Q8K void q8k_dense_i8_mve(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	mcu_dense(p, a, y, mve_dot);
+	mcu_dense(p, a, y, mve_dot, 0);
 }
 
 /* depthwise (GROUPS == C == OC): per output pixel, 4 channels a vector */
@@ -65,4 +65,32 @@ Q8K void q8k_dwconv_i8_mve(const q8_params *p, const void *a, const void *b, voi
 				o[(int64_t)i * C + c + j] = mcu_out(p, (uint32_t)r[j], c + j);
 		}
 	}
+}
+
+/* int4 weights, two per byte: rows unpacked into wrow (plain C, mcu.h),
+   a run of output channels once per call (conv), a row per dot product
+   (dense, whose rows are used once per input row anyway) */
+Q8K void q8k_conv2d_i8_mve_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int8_t wrow[Q8_MCU_COL];
+	(void)b;
+	mcu_conv4(p, a, y, mve_dot, wrow);
+}
+
+Q8K void q8k_dense_i8_mve_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int8_t wrow[Q8_MCU_COL];
+	(void)b;
+	mcu_dense(p, a, y, mve_dot, wrow);
+}
+
+/* select.c picks it when C * KH * KW <= Q8_MCU_COL: all of W unpacked */
+Q8K void q8k_dwconv_i8_mve_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	int8_t w[Q8_MCU_COL];
+	q8_params q = *p;
+	mcu_unpack4(w, p->p[Q8P_W], 0, p->i[Q8_WNUM]);
+	q.p[Q8P_W] = w;
+	q.i[Q8_WBITS] = 0;
+	q8k_dwconv_i8_mve(&q, a, b, y);
 }

@@ -7,6 +7,7 @@
    Requantization is the scalar q8_rq.  Depthwise: runtime/neon_dw.h. */
 #include "q8rt.h"
 #include "tile.h"
+#include "w4.h"
 #include "neon_dw.h"
 #include "neon_lut.h"
 #include <arm_neon.h>
@@ -89,3 +90,23 @@ Q8K void q8k_dense_a16_neon(const q8_params *p, const void *a, const void *b, vo
 #define Q8_A16_SFX neon
 #define Q8_A16_ISA 3
 #include "a16_simd.h"
+/* int4 weights, two per byte (w4.h): unpacked by blocks, then the same tiles */
+Q8K void q8k_conv2d_i8_neon_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
+	(void)b;
+	q8_conv_run_w(p, a, y, 0, 8, 32, nn_shapes, q8_unpack4_neon, wbuf);
+}
+
+Q8K void q8k_dense_i8_neon_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* its tiles are one block wide */
+	(void)b;
+	q8_conv_run_w(p, a, y, 1, 8, 32, nn_shapes, q8_unpack4_neon, wbuf);
+}
+
+Q8K void q8k_dwconv_i8_neon_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	q8_w4_whole(q8k_dwconv_i8_neon, q8_unpack4_neon, 2, p, a, b, y);
+}
+

@@ -56,6 +56,9 @@ enum {
 	Q8_FUNC,
 	/* transpose: the rank of its (simplified) view, W below */
 	Q8_RANK,
+	/* conv2d_i8 / dense_i8 / dwconv: 4 when W holds int4 weights, two per
+	   byte (q8_w4 below), else 0; WNUM: W's element count, unpacked */
+	Q8_WBITS, Q8_WNUM,
 	Q8_NI = 48
 };
 
@@ -143,6 +146,15 @@ static inline int32_t q8_rq(int32_t x, int32_t m, int32_t s)
 	int64_t t = (int64_t)x * m + ((int64_t)1 << (r - 1));
 	t >>= r;
 	return t > INT32_MAX ? INT32_MAX : t < INT32_MIN ? INT32_MIN : (int32_t)t;
+}
+
+/* int4 weights (Q8_WBITS == 4): element i of W lies in byte i / 2, the
+   low nibble for even i, the high nibble for odd i, two's complement
+   (-8..7; q8c writes -7..7) */
+static inline int32_t q8_w4(const int8_t *w, int64_t i)
+{
+	int32_t n = ((uint8_t)w[i >> 1] >> (4 * (i & 1))) & 15;
+	return (n ^ 8) - 8;
 }
 
 static inline int32_t q8_clamp(int32_t x, int32_t lo, int32_t hi)

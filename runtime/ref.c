@@ -418,9 +418,13 @@ static inline int32_t rq_at(const q8_params *p, int32_t x, int64_t c)
 	return q8_rq(x, m[k], s[k]);
 }
 
+/* weight i of W: int8, or int4 two per byte (w4, a constant where inlined) */
+#define WAT(w, i) (w4 ? q8_w4(w, i) : (int32_t)(w)[i])
+
 /* The accumulators wrap modulo 2^32, like the SIMD kernels' int32 lanes
    (and without undefined behaviour should a sum ever overflow). */
-Q8K void q8k_conv2d_i8(const q8_params *p, const void *a, const void *b, void *y)
+static inline __attribute__((always_inline)) void conv_i8(const q8_params *p, const void *a, void *y,
+                                                          int w4)
 {
 	const int8_t *x = a, *w = p->p[Q8P_W];
 	const int32_t *bias = p->p[Q8P_B];
@@ -429,7 +433,6 @@ Q8K void q8k_conv2d_i8(const q8_params *p, const void *a, const void *b, void *y
 	int64_t KH = IP(KH), KW = IP(KW), G = IP(GROUPS);
 	int64_t cg = C / G, og = OC / G;
 	int32_t azp = p->i[Q8_AZP];
-	(void)b;
 	for (int64_t n = 0; n < IP(N); n++)
 		for (int64_t oh = 0; oh < OH; oh++)
 			for (int64_t ow = 0; ow < OW; ow++)
@@ -440,37 +443,56 @@ Q8K void q8k_conv2d_i8(const q8_params *p, const void *a, const void *b, void *y
 						int64_t ih = oh * IP(SH) - IP(PT) + kh * IP(DH);
 						for (int64_t kw = 0; kw < KW; kw++) {
 							int64_t iw = ow * IP(SW) - IP(PL) + kw * IP(DW);
-							const int8_t *wp = w + ((oc * KH + kh) * KW + kw) * cg;
+							int64_t wp = ((oc * KH + kh) * KW + kw) * cg;
 							if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
 								/* padding reads the input zero point */
 								for (int64_t c = 0; c < cg; c++)
-									acc += (uint32_t)(azp * wp[c]);
+									acc += (uint32_t)(azp * WAT(w, wp + c));
 								continue;
 							}
 							const int8_t *xp = x + ((n * H + ih) * W + iw) * C + g * cg;
 							for (int64_t c = 0; c < cg; c++)
-								acc += (uint32_t)(xp[c] * wp[c]);
+								acc += (uint32_t)(xp[c] * WAT(w, wp + c));
 						}
 					}
 					o[((n * OH + oh) * OW + ow) * OC + oc] = out8(p, rq_at(p, (int32_t)acc, oc));
 				}
 }
 
-Q8K void q8k_dense_i8(const q8_params *p, const void *a, const void *b, void *y)
+Q8K void q8k_conv2d_i8(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	if (p->i[Q8_WBITS] == 4)
+		conv_i8(p, a, y, 1);
+	else
+		conv_i8(p, a, y, 0);
+}
+
+static inline __attribute__((always_inline)) void dense_i8(const q8_params *p, const void *a, void *y,
+                                                           int w4)
 {
 	const int8_t *x = a, *w = p->p[Q8P_W];
 	const int32_t *bias = p->p[Q8P_B];
 	int8_t *o = y;
 	int64_t K = IP(C), OC = IP(OC);
-	(void)b;
 	for (int64_t n = 0; n < IP(N); n++)
 		for (int64_t oc = 0; oc < OC; oc++) {
 			uint32_t acc = bias ? (uint32_t)bias[oc] : 0;
 			for (int64_t k = 0; k < K; k++)
-				acc += (uint32_t)(x[n * K + k] * w[oc * K + k]);
+				acc += (uint32_t)(x[n * K + k] * WAT(w, oc * K + k));
 			o[n * OC + oc] = out8(p, rq_at(p, (int32_t)acc, oc));
 		}
 }
+
+Q8K void q8k_dense_i8(const q8_params *p, const void *a, const void *b, void *y)
+{
+	(void)b;
+	if (p->i[Q8_WBITS] == 4)
+		dense_i8(p, a, y, 1);
+	else
+		dense_i8(p, a, y, 0);
+}
+#undef WAT
 
 static inline int32_t sat32(int64_t v)
 {

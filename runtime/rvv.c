@@ -9,6 +9,7 @@
    run in plain C on the same packing, so the file always compiles. */
 #include "q8rt.h"
 #include "tile.h"
+#include "w4.h"
 #include <string.h>
 #ifdef __riscv_vector
 #include <riscv_vector.h>
@@ -57,7 +58,9 @@ rv_block(const q8_geom *g, int M, const q8_pix *px, const int8_t *w, const int8_
 #endif
 }
 
-static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
+/* un, wbuf: int4 weights (w4.h), each block unpacked before its pixels */
+static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense, q8_unpack_fn *un,
+                    int8_t *wbuf)
 {
 	q8_geom gg, *g = &gg;
 	q8_geom_init(g, p, dense, RV_L);
@@ -77,7 +80,9 @@ static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
 			int64_t c0 = ((int64_t)grp * g->nob + ob) * RV_L;
 			int nv = g->ocg - ob * RV_L < RV_L ? g->ocg - ob * RV_L : RV_L;
 			int8_t *yb = y + (int64_t)grp * g->ocg + ob * RV_L;
-			const int8_t *wb = w + (int64_t)(grp * g->nob + ob) * bstride;
+			if (un)
+				un(wbuf, w, (int64_t)(grp * g->nob + ob) * bstride, bstride, 1);
+			const int8_t *wb = un ? wbuf : w + (int64_t)(grp * g->nob + ob) * bstride;
 			q8_it it = q8_at(g, xg, 0); /* one walk: no division per pixel */
 			for (int64_t q = 0; q < g->pixels; q += 4) {
 				int M = g->pixels - q < 4 ? (int)(g->pixels - q) : 4;
@@ -102,13 +107,13 @@ static void rv_conv(const q8_params *p, const int8_t *x, int8_t *y, int dense)
 Q8K void q8k_conv2d_i8_rvv(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	rv_conv(p, a, y, 0);
+	rv_conv(p, a, y, 0, 0, 0);
 }
 
 Q8K void q8k_dense_i8_rvv(const q8_params *p, const void *a, const void *b, void *y)
 {
 	(void)b;
-	rv_conv(p, a, y, 1);
+	rv_conv(p, a, y, 1, 0, 0);
 }
 
 /* Depthwise (groups == C == OC): 16 channels at a time, W[tap][Cp] int16;
@@ -194,3 +199,28 @@ Q8K void q8k_dense_a16_rvv(const q8_params *p, const void *a, const void *b, voi
 #define Q8_A16_SFX rvv
 #define Q8_A16_ISA 4
 #include "a16_simd.h"
+/* int4 weights, two per byte (w4.h): unpacked by blocks, then the same loop */
+#ifdef __riscv_vector
+#define RV_UNPACK q8_unpack4_rvv
+#else
+#define RV_UNPACK q8_unpack4_c
+#endif
+Q8K void q8k_conv2d_i8_rvv_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* one block at a time */
+	(void)b;
+	rv_conv(p, a, y, 0, RV_UNPACK, wbuf);
+}
+
+Q8K void q8k_dense_i8_rvv_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	_Alignas(64) int8_t wbuf[Q8_W4BLK]; /* one block at a time */
+	(void)b;
+	rv_conv(p, a, y, 1, RV_UNPACK, wbuf);
+}
+
+Q8K void q8k_dwconv_i8_rvv_w4(const q8_params *p, const void *a, const void *b, void *y)
+{
+	q8_w4_whole(q8k_dwconv_i8_rvv, RV_UNPACK, 2, p, a, b, y);
+}
+#undef RV_UNPACK

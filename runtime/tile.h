@@ -31,7 +31,14 @@ enum {
 	Q8_TILE_M = 16,   /* the most pixels in a tile */
 	Q8_PADCOPY = 16384, /* q8_padcopy's limit, bytes of stack */
 	Q8_FLAT = 2304,   /* the most (tap, channel group) steps in q8_geom.flat */
+	Q8_W4BUF = 131072, /* int4 weights (w4.h): the conv/dense kernels' buffer of */
+	Q8_W4BLK = 32768,  /* unpacked blocks, and the most one block (select.c), or all
+	                      the weights of a depthwise or im2col kernel, may take */
 };
+
+/* int4 weights (w4.h): n elements from element first of the packed src
+   into dst as int8 (esize 1) or int16 (esize 2) */
+typedef void q8_unpack_fn(void *dst, const int8_t *src, int64_t first, int64_t n, int esize);
 
 typedef struct {
 	int h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
@@ -337,9 +344,12 @@ Q8_HELPER const int8_t *q8_padcopy(q8_geom *g, const q8_params *p, const int8_t 
 }
 
 /* conv2d_i8 / dense_i8: weights packed W[g][ob][tap][kgrp][L][4] with
-   kb bytes per [L][4] block, B/MULT/SHIFT [g][nob * L] (select.c). */
-Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int dense, int L,
-                               int kb, const q8_shape *shapes)
+   kb bytes per [L][4] block, B/MULT/SHIFT [g][nob * L] (select.c).
+   With un (int4 weights, w4.h), the blocks a tile uses, at most Q8_W4BUF
+   bytes of them, are unpacked into wbuf first (Q8_W4BUF bytes; Q8_W4BLK
+   is enough when every shape is one block wide). */
+Q8_HELPER void q8_conv_run_w(const q8_params *p, const int8_t *x, int8_t *y, int dense, int L,
+                             int kb, const q8_shape *shapes, q8_unpack_fn *un, int8_t *wbuf)
 {
 	q8_geom gg, *g = &gg;
 	q8_geom_init(g, p, dense, L);
@@ -364,19 +374,32 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
 	int groups = g->c / g->cg;
 	int64_t bstride = (int64_t)g->taps * g->nk * kb;
+	/* few pixels (dense rows): wide tiles gain nothing, and blocks
+	   unpacked one at a time stay in the L1 cache */
+	int64_t wcap = g->pixels >= Q8_TILE_M ? Q8_W4BUF : Q8_W4BLK;
 	for (int grp = 0; grp < groups; grp++) {
 		for (int ob = 0; ob < g->nob;) {
 			const q8_shape *k = shapes;
-			while (k->nb > g->nob - ob)
+			while (k->nb > g->nob - ob || (un && k->nb > 1 && k->nb * bstride > wcap))
 				k++;
 			int64_t blk = (int64_t)grp * g->nob + ob;
-			q8_block bk = { k, w + blk * bstride, b + blk * L, m + blk * L, s + blk * L, pad,
-			                g->ocg - ob * L };
+			if (un) {
+				int esz = kb / (4 * L);
+				un(wbuf, (const int8_t *)w, blk * bstride / esz, k->nb * bstride / esz, esz);
+			}
+			const void *wb = un ? (const void *)wbuf : w + blk * bstride;
+			q8_block bk = { k, wb, b + blk * L, m + blk * L, s + blk * L, pad, g->ocg - ob * L };
 			q8_block_run(g, &bk, x + (int64_t)grp * g->cg,
 			             y + (int64_t)grp * g->ocg + (int64_t)ob * L);
 			ob += k->nb;
 		}
 	}
+}
+
+Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int dense, int L,
+                           int kb, const q8_shape *shapes)
+{
+	q8_conv_run_w(p, x, y, dense, L, kb, shapes, 0, 0);
 }
 
 #endif

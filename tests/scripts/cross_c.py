@@ -2,6 +2,7 @@
 """End-to-end test of the C emitter on every target.
 
 usage: cross_c.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T] [--float]
+                  [--weight-bits 4] [--granularity group:G]
 
 For every test model (the conformance models, the examples' model.q8 and
 model_qdq.q8, tests/models/*.q8, the ONNX networks of tests/onnx/nets) and
@@ -19,7 +20,8 @@ The driver fills the arena with garbage before every call:
 generated code must not read what it did not write.
 
 With --float, the models are compiled and run with --float instead (the
-fp32 path must give q8c run's bits too).
+fp32 path must give q8c run's bits too).  --weight-bits and --granularity
+pass on to every q8c compile and run (int4 weights, docs/precision.md).
 
 Prints a table (model x target: ok / DIFF / INT8 / FAIL), the failures in
 detail, and `N passed, N failed` last; exits 1 on any failure.  Targets
@@ -191,15 +193,26 @@ def input_shape(model):
     return [int(d) for d in m.group(1).split(',') if d.strip()]
 
 
-def quant_flags(calib):
-    return ['--float'] if '--float' in sys.argv else ['--calib', calib]
+def extra_flags():
+    """--weight-bits N and --granularity G given to the script pass on to q8c."""
+    out = []
+    for f in ('--weight-bits', '--granularity'):
+        if f in sys.argv:
+            out += [f, arg(f)]
+    return out
 
 
-def reference(q8c, model, calib, x, work):
+def quant_flags(calib, flags=()):
+    if '--float' in sys.argv:
+        return ['--float']
+    return ['--calib', calib] + extra_flags() + list(flags)
+
+
+def reference(q8c, model, calib, x, work, flags=()):
     """`q8c run` on x: {'y': float32 array} or {'err': message}."""
     os.makedirs(work, exist_ok=True)
     y = os.path.join(work, 'ref.npy')
-    r = run([q8c, 'run', model, '--input', x, '--output', y] + quant_flags(calib))
+    r = run([q8c, 'run', model, '--input', x, '--output', y] + quant_flags(calib, flags))
     if r.returncode != 0 or not os.path.exists(y):
         return {'err': 'q8c run failed (%d): %s' % (r.returncode, tail(r.stderr))}
     return {'y': np.load(y).astype('<f4')}
@@ -221,7 +234,7 @@ def plain_dequant_tail(out):
     return j >= 0 and re.findall(r'q8k_(\w+)\(', body[j:]) == ['dequantize']
 
 
-def check(q8c, t, model, calib, x, ref, work):
+def check(q8c, t, model, calib, x, ref, work, flags=()):
     """Compile, build and run one model for one target.
     Returns {'status': ok|DIFF|INT8|FAIL, 'detail': str, 'yq': bytes or None}."""
     def res(status, detail='', yq=None):
@@ -231,7 +244,7 @@ def check(q8c, t, model, calib, x, ref, work):
     os.makedirs(work, exist_ok=True)
     out = os.path.join(work, 'out')
     r = run([q8c, 'compile', model, '-o', out, '--emit', 'c', '--target', t.name, '--name', 'm']
-            + quant_flags(calib))
+            + quant_flags(calib, flags))
     if r.returncode != 0:
         return res('FAIL', 'q8c compile failed (%d): %s' % (r.returncode, tail(r.stderr)))
     srcs = sorted(glob.glob(os.path.join(out, '*.c')))
@@ -397,17 +410,18 @@ def onnx_nets(src, inputs):
 
 
 def run_all(q8c, ms, targets, scratch):
-    """ms: [(label, model, calib, input)]; returns True when all passed."""
+    """ms: [(label, model, calib, input[, q8c flags])]; returns True when all passed."""
+    ms = [m if len(m) == 5 else tuple(m) + ((),) for m in ms]
     refs = {}
     with cf.ThreadPoolExecutor(workers()) as ex:
-        fut = {ex.submit(reference, q8c, m, c, x, os.path.join(scratch, 'ref', l.replace('/', '_'))): l
-               for l, m, c, x in ms}
+        fut = {ex.submit(reference, q8c, m, c, x, os.path.join(scratch, 'ref', l.replace('/', '_')), fl): l
+               for l, m, c, x, fl in ms}
         for f in cf.as_completed(fut):
             refs[fut[f]] = f.result()
     with cf.ThreadPoolExecutor(workers()) as ex:
         jobs = {(l, t.name): ex.submit(check, q8c, t, m, c, x, refs[l],
-                                       os.path.join(scratch, l.replace('/', '_'), t.name))
-                for l, m, c, x in ms for t in targets}
+                                       os.path.join(scratch, l.replace('/', '_'), t.name), fl)
+                for l, m, c, x, fl in ms for t in targets}
         results = {k: f.result() for k, f in jobs.items()}
     labels, tnames = [m[0] for m in ms], [t.name for t in targets]
     int8_agreement(results, labels, tnames)

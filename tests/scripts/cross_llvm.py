@@ -2,6 +2,7 @@
 """Cross test of the LLVM emitter: the C emitter's model x target matrix.
 
 usage: cross_llvm.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T]
+                     [--weight-bits 4] [--granularity group:G]
 
 The models, inputs, targets and driver are those of cross_c.py (imported,
 so the two matrices stay the same): the conformance models, the examples,
@@ -176,7 +177,7 @@ def main():
         print('0 passed, 1 failed')
         sys.exit(1)
     # (label, model, flags, input): quantized, and --float for conformance
-    cases = [(l, m, ['--calib', c], x) for l, m, c, x in ms]
+    cases = [(l, m, ['--calib', c] + cross_c.extra_flags(), x) for l, m, c, x in ms]
     cases += [(l + '.float', m, ['--float'], x) for l, m, c, x in ms if l.startswith('conf/')]
     with cf.ThreadPoolExecutor(cross_c.workers()) as ex:
         refs = [ex.submit(reference, q8c, m, None, x, f, os.path.join(scratch, 'ref', l.replace('/', '_')))

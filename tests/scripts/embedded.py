@@ -6,7 +6,8 @@ usage: embedded.py Q8C SRC_DIR SCRATCH [--models SUBSTR] [--targets T,T] [--grap
 
 For each example model (examples/*/model.q8 with its calib.npy, 2 samples
 of test_x.npy) and N random graphs (tests/scripts/random_graphs.py, default
-6, seed 1), and each bare-metal target, compiles the model with q8c (the
+6, seed 1; every third with int4 weights, as random_graphs.py makes
+them), and each bare-metal target, compiles the model with q8c (the
 examples with both emitters, graph k with --emit c for even k and llvm for
 odd k), builds it with the board's cross compiler and picolibc
 (tests/embedded/: memory map, our start-up code instead of picolibc's crt0,
@@ -30,7 +31,8 @@ shift=0, and checks:
     timeout: a fault must not hang);
   - on the Cortex-M boards, tests/embedded/kernels.c: runtime/dsp.c or
     mve.c against ref.c on 278 random conv2d_i8 / dense_i8 geometries
-    (groups, 37 depthwise, strides, dilations, padding), byte for byte;
+    (groups, 37 depthwise, strides, dilations, padding; every third with
+    int4 weights through the *_w4 kernels), byte for byte;
   - with --emit llvm, the stack NAME_run_int8 used (painted stack) is at
     most the header's NAME_STACK_BYTES, and NAME_FLASH_BYTES is the
     .text + .rodata of the object as binutils' size counts them; with
@@ -145,7 +147,7 @@ def text_rodata(size_out):
     return n
 
 
-def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work, qtarget=None):
+def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work, qtarget=None, flags=()):
     """One model on one board with one emitter: {'status', 'detail', 'insns', 'stack', ...}.
     qtarget: compile for this --target instead of the board's (bench/embedded.py builds
     riscv32's portable C for a Cortex-M board)."""
@@ -159,7 +161,7 @@ def check(q8c, src, b, emit, model, calib, xfile, ref, host_yq, work, qtarget=No
     os.makedirs(work, exist_ok=True)
     out = os.path.join(work, 'out')
     r = run([q8c, 'compile', model, '-o', out, '--target', qtarget or b.target, '--emit', emit, '--name', 'm',
-             '--calib', calib])
+             '--calib', calib] + cross_c.extra_flags() + list(flags))
     if r.returncode != 0:
         return fail('FAIL', 'q8c compile: %s' % cross_c.tail(r.stderr))
     bdir = os.path.join(src, 'tests', 'embedded')
@@ -310,10 +312,10 @@ def faults(src, b, work):
     return res
 
 
-def host_int8(q8c, model, calib, xfile, ref, work):
+def host_int8(q8c, model, calib, xfile, ref, work, flags=()):
     """The host build's int8 outputs (cross_c.py's x86-64 driver), or None."""
     t = [t for t in cross_c.TARGETS if t.name == 'x86-64'][0]
-    r = cross_c.check(q8c, t, model, calib, xfile, ref, work)
+    r = cross_c.check(q8c, t, model, calib, xfile, ref, work, flags)
     return r['yq'] if r['status'] == 'ok' else None
 
 
@@ -332,19 +334,19 @@ def main():
     ngraphs, seed = int(cross_c.arg('--graphs', 6)), int(cross_c.arg('--seed', 1))
     inputs = os.path.join(scratch, 'inputs')
     os.makedirs(inputs)
-    ms = []  # (label, model, calib, x, emitters)
+    ms = []  # (label, model, calib, x, emitters, q8c flags)
     for d in sorted(os.listdir(os.path.join(src, 'examples'))):
         ex = os.path.join(src, 'examples', d)
         if not os.path.exists(os.path.join(ex, 'model.q8')):
             continue
         x = os.path.join(inputs, d + '.npy')
         np.save(x, np.load(os.path.join(ex, 'test_x.npy'))[:2])
-        ms.append(('ex/' + d, os.path.join(ex, 'model.q8'), os.path.join(ex, 'calib.npy'), x, ('c', 'llvm')))
+        ms.append(('ex/' + d, os.path.join(ex, 'model.q8'), os.path.join(ex, 'calib.npy'), x, ('c', 'llvm'), ()))
     for k in range(ngraphs):
         d = os.path.join(scratch, 'graphs', 'g%d' % k)
         os.makedirs(d)
-        label, model, calib, x = random_graphs.make_graph(k, seed, d)
-        ms.append(('rg/' + label, model, calib, x, ('c',) if k % 2 == 0 else ('llvm',)))
+        label, model, calib, x, flags = random_graphs.make_graph(k, seed, d)
+        ms.append(('rg/' + label, model, calib, x, ('c',) if k % 2 == 0 else ('llvm',), flags))
     sub = cross_c.arg('--models', '')
     ms = [m for m in ms if sub in m[0]]
     print('%d models (%d examples, %d random graphs, seed %d) x %d boards'
@@ -352,15 +354,15 @@ def main():
              seed, len(boards)), flush=True)
     refs, host = {}, {}
     with cf.ThreadPoolExecutor(2) as ex:
-        for l, m, c, x, _ in ms:
+        for l, m, c, x, _, fl in ms:
             w = os.path.join(scratch, 'ref', l.replace('/', '_'))
-            refs[l] = cross_c.reference(q8c, m, c, x, w)
-        hf = {l: ex.submit(host_int8, q8c, m, c, x, refs[l], os.path.join(scratch, 'host', l.replace('/', '_')))
-              for l, m, c, x, _ in ms}
+            refs[l] = cross_c.reference(q8c, m, c, x, w, fl)
+        hf = {l: ex.submit(host_int8, q8c, m, c, x, refs[l], os.path.join(scratch, 'host', l.replace('/', '_')), fl)
+              for l, m, c, x, _, fl in ms}
         host = {l: f.result() for l, f in hf.items()}
         jobs = {(l, b.target, e): ex.submit(check, q8c, src, b, e, m, c, x, refs[l], host[l],
-                                            os.path.join(scratch, l.replace('/', '_'), b.target, e))
-                for l, m, c, x, es in ms for b in boards for e in es}
+                                            os.path.join(scratch, l.replace('/', '_'), b.target, e), flags=fl)
+                for l, m, c, x, es, fl in ms for b in boards for e in es}
         kj = {('kernels', b.target, 'c'): ex.submit(kernels, src, b, os.path.join(scratch, 'kernels', b.target))
               for b in boards if b.fpu}
         kj.update({('faults', b.target, 'c'): ex.submit(faults, src, b, os.path.join(scratch, 'faults', b.target))

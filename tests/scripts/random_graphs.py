@@ -11,7 +11,9 @@ dense, a trailing softmax sometimes; every other one is a QDQ model
 (random scales and zero points, u8 and i8 activations, per-channel int8
 weights), and every other float one (k % 4 == 2) an a16 model: nine in
 ten conv2d, and the dense when it has at most 400 inputs, read int16
-activations (abits=16, docs/precision.md).  Weights are .npy files.  Each model is calibrated with random data (--calib) and runs
+activations (abits=16, docs/precision.md); every third one compiles
+with --weight-bits 4 --granularity group:G (int4 weights packed two per
+byte; G from 1 to 3).  Weights are .npy files.  Each model is calibrated with random data (--calib) and runs
 on every target through cross_c.py's machinery: the float outputs of the
 generated code must equal `q8c run` bit for bit.  Seeded: the same seed
 gives the same models.  The models stay in SCRATCH/graphs/gN for replay."""
@@ -259,8 +261,11 @@ def make_graph(k, seed, d):
     xs = rng.uniform(-1.1, 1.1, [3] + inshape[1:]).astype(np.float32)
     np.save(os.path.join(d, 'calib.npy'), calib)
     np.save(os.path.join(d, 'x.npy'), xs)
-    return ('g%d%s' % (k, '_qdq' if qdq else '_a16' if a16 else ''), os.path.join(d, 'model.q8'),
-            os.path.join(d, 'calib.npy'), os.path.join(d, 'x.npy'))
+    # every third model with int4 weights, packed two per byte, by groups
+    # of 1 to 3 output channels (docs/precision.md)
+    flags = ['--weight-bits', '4', '--granularity', 'group:%d' % (1 + k // 3 % 3)] if k % 3 == 2 else []
+    return ('g%d%s%s' % (k, '_qdq' if qdq else '_a16' if a16 else '', '_w4' if flags else ''),
+            os.path.join(d, 'model.q8'), os.path.join(d, 'calib.npy'), os.path.join(d, 'x.npy'), flags)
 
 
 def main():

@@ -3,7 +3,7 @@
    the portable kernels of runtime/ref.c on the reference-layout weights,
    over random shapes (strides, pads, dilations, groups, depthwise, odd
    channel counts, zero points, per-channel and per-tensor multipliers,
-   saturating shifts), and the int16-activation kernels (simd_cross_a16.h).  Prints the first mismatch and exits 1, or
+   saturating shifts; every third case int4 weights), and the int16-activation kernels (simd_cross_a16.h).  Prints the first mismatch and exits 1, or
    "ISA: N cases bit-identical". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +39,17 @@ static const struct { const char *name; q8_kernel fn; } variants[] = {
 	{ STR(CAT(conv2d_i8_, ISA)), CAT(q8k_conv2d_i8_, ISA) },
 	{ STR(CAT(dense_i8_, ISA)), CAT(q8k_dense_i8_, ISA) },
 	{ STR(CAT(dwconv_i8_, ISA)), CAT(q8k_dwconv_i8_, ISA) },
+	/* int4 weights, packed two per byte (runtime/w4.h) */
+	{ STR(CAT(conv2d_i8_, ISA)) "_w4", CAT(CAT(q8k_conv2d_i8_, ISA), _w4) },
+	{ STR(CAT(dense_i8_, ISA)) "_w4", CAT(CAT(q8k_dense_i8_, ISA), _w4) },
+	{ STR(CAT(dwconv_i8_, ISA)) "_w4", CAT(CAT(q8k_dwconv_i8_, ISA), _w4) },
 };
+enum { NV = sizeof variants / sizeof variants[0] };
 
 /* one random case; kind 0 conv, 1 grouped, 2 depthwise, 3 dense,
-   4 a larger conv (full tiles) */
-static int one(int kind, int *seen)
+   4 a larger conv (full tiles); w4: weights in [-8, 7], which select.c
+   packs two per byte for the *_w4 variants */
+static int one(int kind, int w4, int *seen)
 {
 	int n = rnd(1, 2), h = rnd(1, 9), w = rnd(1, 9), kh = rnd(1, 3), kw = rnd(1, 3);
 	int sh = rnd(1, 3), sw = rnd(1, 3), dh = rnd(1, 2), dw = rnd(1, 2), G = 1;
@@ -75,7 +81,7 @@ static int one(int kind, int *seen)
 	for (int64_t i = 0; i < nx; i++)
 		x[i] = (int8_t)rnd(-128, 127);
 	for (int64_t i = 0; i < nw; i++)
-		wt[i] = (int8_t)(rnd(0, 50) ? rnd(-127, 127) : rnd(0, 1) ? -128 : 127);
+		wt[i] = (int8_t)(w4 ? rnd(-8, 7) : rnd(0, 50) ? rnd(-127, 127) : rnd(0, 1) ? -128 : 127);
 	for (int i = 0; b && i < OC; i++)
 		b[i] = rnd(-30000, 30000);
 	for (int i = 0; i < nrq; i++) {
@@ -113,10 +119,10 @@ static int one(int kind, int *seen)
 	Target t = { .kind = TK };
 	select_kernel(&t, &p, &st);
 	q8_kernel fn = NULL;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NV; i++)
 		if (!strcmp(variants[i].name, st.kernel))
 			fn = variants[i].fn, seen[i]++;
-	if (!fn)
+	if (!fn || !strstr(st.kernel, "_w4") != !w4)
 		return FAIL("select_kernel chose %s\n", st.kernel);
 	for (int i = 0; i < Q8_NP; i++)
 		st.p.p[i] = st.pblob[i] < 0 ? NULL : p.blobs[st.pblob[i]].data;
@@ -169,20 +175,20 @@ static int luts(void)
 
 int main(int argc, char **argv)
 {
-	int ncase = argc > 1 ? atoi(argv[1]) : 400, seen[3] = { 0 };
+	int ncase = argc > 1 ? atoi(argv[1]) : 400, seen[NV] = { 0 };
 	if (luts())
 		return 1;
 	int na = a16s(ncase / 4 + 3);
 	if (na < 0)
 		return 1;
 	for (int i = 0; i < ncase; i++)
-		if (one(i % 5, seen))
+		if (one(i % 5, i % 3 == 2, seen))
 			return 1;
 	/* every variant must have run */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NV; i++)
 		if (!seen[i])
 			return FAIL("%s never ran\n", variants[i].name);
-	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d; and lut_i8; and %d a16)\n", STR(ISA),
-	       ncase, seen[0], seen[1], seen[2], na);
+	printf("%s: %d cases bit-identical (conv %d, dense %d, depthwise %d; int4: %d, %d, %d; and lut_i8; and %d a16)\n",
+	       STR(ISA), ncase, seen[0], seen[1], seen[2], seen[3], seen[4], seen[5], na);
 	return 0;
 }

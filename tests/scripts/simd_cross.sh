@@ -67,6 +67,7 @@ has() {
 
 build neon-gcc neon TG_AARCH64 aarch64-linux-gnu-gcc && run neon-gcc "${qarm[@]}" && has neon-gcc +neon tbx &&
 	has neon-gcc +neon smlal2
+	has neon-gcc +neon st2 # the int4 unpack's interleave (runtime/w4.h)
 build neon-clang neon TG_AARCH64 clang-16 --target=aarch64-linux-gnu -fuse-ld=bfd &&
 	run neon-clang "${qarm[@]}"
 build dotprod-gcc dotprod TG_AARCH64_DOTPROD aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod &&
@@ -86,6 +87,7 @@ if build rvv-clang rvv TG_RISCV64_V clang-16 --target=riscv64-linux-gnu -march=r
 	has rvv-clang +v vrgather.vv
 	has rvv-clang +v vwmacc.vv
 	has rvv-clang +v vluxei8.v
+	has rvv-clang +v vsseg2e8.v # the int4 unpack's interleave (runtime/w4.h)
 	for vlen in 128 256 512; do
 		run rvv-clang "${qrv[@]}" -cpu rv64,v=true,vext_spec=v1.0,vlen=$vlen
 	done

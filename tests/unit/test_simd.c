@@ -5,7 +5,9 @@
    Many random shapes: strides, pads, dilations, groups, depthwise, odd
    channel counts, random zero points, per-channel and per-tensor
    multipliers, saturating shifts; the outputs must be bit-identical.
-   A variant the CPU cannot run is reported as a cmocka skip. */
+   A variant the CPU cannot run is reported as a cmocka skip.  The int4
+   tests run the same with weights in [-8, 7]: select.c packs them two per
+   byte and picks the *_w4 variants (runtime/w4.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -77,6 +79,8 @@ static int rnd(int lo, int hi) /* [lo, hi] */
 	return lo + (int)(rng % (uint64_t)(hi - lo + 1));
 }
 
+static int w4mode; /* weights in [-8, 7]: packed two per byte */
+
 typedef struct {
 	Case k;
 	int oh, ow;
@@ -102,7 +106,7 @@ static void make(Data *d, const Case *k)
 	for (int64_t i = 0; i < d->nx; i++)
 		d->x[i] = (int8_t)rnd(-128, 127);
 	for (int64_t i = 0; i < nw; i++)
-		d->w[i] = (int8_t)(rnd(0, 50) ? rnd(-127, 127) : rnd(0, 1) ? -128 : 127);
+		d->w[i] = (int8_t)(w4mode ? rnd(-8, 7) : rnd(0, 50) ? rnd(-127, 127) : rnd(0, 1) ? -128 : 127);
 	for (int i = 0; i < k->oc && d->b; i++)
 		d->b[i] = rnd(-30000, 30000);
 	for (int i = 0; i < k->nrq; i++) {
@@ -143,6 +147,13 @@ static const Variant variants[] = {
 	{ "conv2d_i8_avx2", q8k_conv2d_i8_avx2 },
 	{ "dense_i8_avx2", q8k_dense_i8_avx2 },
 	{ "dwconv_i8_avx2", q8k_dwconv_i8_avx2 },
+	{ "conv2d_i8_avx512_w4", q8k_conv2d_i8_avx512_w4 },
+	{ "conv2d_i8_im2col_avx512_w4", q8k_conv2d_i8_im2col_avx512_w4 },
+	{ "dense_i8_avx512_w4", q8k_dense_i8_avx512_w4 },
+	{ "dwconv_i8_avx512_w4", q8k_dwconv_i8_avx512_w4 },
+	{ "conv2d_i8_avx2_w4", q8k_conv2d_i8_avx2_w4 },
+	{ "dense_i8_avx2_w4", q8k_dense_i8_avx2_w4 },
+	{ "dwconv_i8_avx2_w4", q8k_dwconv_i8_avx2_w4 },
 };
 
 static int blob(Prog *p, Dtype dt, int64_t n, const void *data)
@@ -181,7 +192,8 @@ static void run_case(TargetKind tk, const char *sfx, const Data *d)
 	for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
 		if (!strcmp(variants[i].name, s.kernel))
 			v = &variants[i];
-	if (!v || !strstr(s.kernel, sfx))
+	if (!v || !strstr(s.kernel, sfx) || !strstr(s.kernel, "_w4") != !w4mode ||
+	    (s.p.i[Q8_WBITS] == 4) != w4mode)
 		fail_msg("select_kernel gave %s for %s", s.kernel, sfx);
 	for (int i = 0; i < Q8_NP; i++)
 		s.p.p[i] = s.pblob[i] < 0 ? NULL : p.blobs[s.pblob[i]].data;
@@ -342,7 +354,7 @@ static void test_avx2(void **state)
 static void test_fallback(void **state)
 {
 	(void)state;
-	static int8_t w[5000 * 9];
+	static int8_t w[5000 * 9] = { 100 }; /* not int4 */
 	int32_t m[1] = { 1 << 30 }, s[1] = { 0 };
 	for (int pad = 0; pad < 2; pad++) {
 		Target t = { .kind = TG_X86_64_AVX512 };
@@ -367,11 +379,9 @@ static void test_fallback(void **state)
    registers when kw x C >= 3 (and the CPU has VBMI), else copied.  Rows
    wide enough for several runs of 16 pixels and a tail, windows up to
    5x5, every stride, dilation and pad, several blocks of outputs. */
-static void test_small_c(void **state)
+static void run_small_c(int ncase)
 {
-	(void)state;
-	need(TG_X86_64_AVX512);
-	for (int i = 0; i < 800; i++) {
+	for (int i = 0; i < ncase; i++) {
 		Case k = { .n = rnd(1, 2), .h = rnd(1, 12), .w = rnd(1, 45), .c = rnd(1, 3),
 		           .kh = rnd(1, 5), .kw = rnd(1, 5), .sh = rnd(1, 3), .sw = rnd(1, 3),
 		           .dh = rnd(1, 2), .dw = rnd(1, 2), .groups = 1, .azp = rnd(-128, 127),
@@ -395,12 +405,42 @@ static void test_small_c(void **state)
 	}
 }
 
+static void test_small_c(void **state)
+{
+	(void)state;
+	need(TG_X86_64_AVX512);
+	run_small_c(800);
+}
+
+/* int4 weights: the *_w4 variants, unpacking by blocks (conv, dense) or
+   whole (depthwise, im2col), against the same oracle */
+static void test_avx512_w4(void **state)
+{
+	(void)state;
+	need(TG_X86_64_AVX512);
+	w4mode = 1;
+	run_fixed(TG_X86_64_AVX512, "avx512");
+	run_random(TG_X86_64_AVX512, "avx512", 300);
+	run_small_c(200);
+	w4mode = 0;
+}
+
+static void test_avx2_w4(void **state)
+{
+	(void)state;
+	need(TG_X86_64_AVX2);
+	w4mode = 1;
+	run_fixed(TG_X86_64_AVX2, "avx2");
+	run_random(TG_X86_64_AVX2, "avx2", 300);
+	w4mode = 0;
+}
+
 /* The baseline targets and the interpreter keep the portable kernels. */
 static void test_identity(void **state)
 {
 	(void)state;
 	static const TargetKind keep[] = { TG_X86_64, TG_RISCV64, TG_REF };
-	int8_t w[4] = { 1, 2, 3, 4 };
+	int8_t w[4] = { 1, 2, 3, 40 }; /* not int4: those are packed (test_int4.c) */
 	int32_t m[1] = { 1 << 30 }, s[1] = { 0 };
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		Target t = { .kind = keep[i] };
@@ -507,7 +547,7 @@ static void test_dw_select(void **state)
 		{ 3, 1, 5, "conv2d_i8_avx512" },
 		{ 3, 1, 0, "dwconv_i8_avx512" },
 	};
-	int8_t w[16 * 9] = { 0 };
+	int8_t w[16 * 9] = { 100 }; /* not int4 */
 	int32_t s[1] = { -8 };
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int32_t m[1] = { cases[i].m };
@@ -536,6 +576,8 @@ int main(void)
 		cmocka_unit_test(test_small_c),
 		cmocka_unit_test(test_avx2),
 		cmocka_unit_test(test_avx512),
+		cmocka_unit_test(test_avx2_w4),
+		cmocka_unit_test(test_avx512_w4),
 		cmocka_unit_test(test_dw_select),
 		cmocka_unit_test(test_dw_avx2),
 		cmocka_unit_test(test_dw_avx512),
