@@ -45,6 +45,7 @@ typedef struct {
 	double noise[NC]; /* the noise power that adds over the base (< 0: removes) */
 	int c;            /* the choice */
 	const char *why;
+	int *feeds, nfeeds; /* the layers that read this one's result */
 } Layer;
 
 struct Choice {
@@ -121,11 +122,17 @@ static double measure(Graph *g, Options *o, Acc *a, Layer *l, int nl)
 /* Can v be written as int16?  Its producer, through the ops that carry
    an int16 value on (relu, relu6, clip, reshape, flatten, maxpool2d), is a conv2d/dense or the graph input's quantize
    (passes/quantize.c, want16). */
-static bool int16_source(const Value *v)
+static const Value *carried(const Value *v)
 {
 	while (v->def && (v->def->kind == OP_RELU || v->def->kind == OP_RELU6 || v->def->kind == OP_CLIP ||
 			  v->def->kind == OP_RESHAPE || v->def->kind == OP_FLATTEN || v->def->kind == OP_MAXPOOL))
 		v = v->def->in[0];
+	return v;
+}
+
+static bool int16_source(const Value *v)
+{
+	v = carried(v);
 	if (!v->def)
 		return v->kind != V_CONST && v->type.dt == DT_F32;
 	return (v->def->kind == OP_CONV2D || v->def->kind == OP_DENSE) && v->def->in[1]->kind == V_CONST &&
@@ -162,42 +169,58 @@ static bool int32_fits(Op *op, int qmax)
 }
 
 static double latency(const Layer *l, int c) { return (double)l->macs * (ab[c] == 16 ? 2 : 1) * (wb[c] == 4 ? 1.05 : 1); }
-static double bytes(const Layer *l, int c) { return wb[c] == 4 ? (double)l->bytes / 2 : (double)l->bytes; }
+/* A layer's 4-bit weights are packed two per byte only where it runs the
+   int8 kernels: neither reads int16 nor writes int16 for a layer that
+   reads it (the a16 kernels read one weight per byte; codegen/select.c). */
+static bool packed(const Layer *l, const Layer *all)
+{
+	if (wb[l->c] != 4 || ab[l->c] == 16)
+		return false;
+	for (int j = 0; j < l->nfeeds; j++)
+		if (ab[all[l->feeds[j]].c] == 16)
+			return false;
+	return true;
+}
 
-/* the best move of one layer from its choice to another: the most noise
-   removed per unit of cost added (gain), or the least noise added per
-   unit of cost saved (!gain); cost is latency, or bytes (size) */
+static double bytes(const Layer *l, const Layer *all) { return packed(l, all) ? (double)l->bytes / 2 : (double)l->bytes; }
+
+static double cost(const Layer *l, int n, bool speed)
+{
+	double b = 0, t = 0;
+	for (int i = 0; i < n; i++)
+		b += bytes(&l[i], l), t += latency(&l[i], l[i].c);
+	/* size: bytes first, latency to break ties */
+	return speed ? t : b + 1e-6 * t;
+}
+
 typedef struct {
 	int i, to, from;
 } Move;
 
-static Move best_move(Layer *l, int n, int (*to)(int c), bool gain, bool by_bytes, double room)
+/* The move that removes the most predicted noise per unit of cost added
+   (latency, or bytes for size): int16 activations, or 8-bit weights
+   again (size).  -1 when no move removes noise. */
+static Move best_move(Layer *l, int n, bool speed)
 {
 	Move m = {-1, 0, 0};
-	double best = 0;
+	double best = 0, c0 = cost(l, n, speed);
 	for (int i = 0; i < n; i++) {
-		int c = l[i].c, d = to(c);
-		if (d < 0 || !l[i].can[d])
-			continue;
-		double dn = l[i].noise[d] - l[i].noise[c];
-		double dc = by_bytes ? bytes(&l[i], c) - bytes(&l[i], d) : latency(&l[i], c) - latency(&l[i], d);
-		if (gain) {
-			/* noise removed per latency added */
-			double v = -dn / fmax(-dc, 1);
-			if (dn < 0 && (m.i < 0 || v > best))
-				m = (Move){i, d, c}, best = v;
-		} else if (dn <= room && dc > 0) {
-			double v = fmax(dn, 0) / dc;
-			if (m.i < 0 || v < best)
+		int c = l[i].c;
+		int to[2] = {ab[c] == 8 ? c | 2 : -1, !speed && wb[c] == 4 ? c & ~1 : -1};
+		for (int k = 0; k < 2; k++) {
+			int d = to[k];
+			if (d < 0 || !l[i].can[d] || !(l[i].noise[d] < l[i].noise[c]))
+				continue;
+			l[i].c = d;
+			double dc = cost(l, n, speed) - c0;
+			l[i].c = c;
+			double v = (l[i].noise[c] - l[i].noise[d]) / fmax(dc, 1e-9);
+			if (m.i < 0 || v > best)
 				m = (Move){i, d, c}, best = v;
 		}
 	}
 	return m;
 }
-
-static int to_a16(int c) { return ab[c] == 8 ? c + 2 : -1; }
-static int to_a8(int c) { return ab[c] == 16 ? c - 2 : -1; }
-static int to_w4(int c) { return wb[c] == 8 ? c + 1 : -1; }
 
 /* A move changes one of a layer's two bit widths (C88 ... C416 are the
    bits w4 = 1, a16 = 2), whatever the other is, if the layer can take
@@ -209,15 +232,21 @@ static void apply(Layer *l, Move m)
 		l->c = c;
 }
 
-/* the start with the moves of seq marked in `in` applied, measured */
-static double subset(Graph *g, Options *o, Acc *a, Layer *l, int n, const int *start, const Move *seq, int ns,
-		     const bool *in)
+/* the start with the moves of seq marked in `in` applied */
+static void set_subset(Layer *l, int n, const int *start, const Move *seq, int ns, const bool *in)
 {
 	for (int i = 0; i < n; i++)
 		l[i].c = start[i];
 	for (int j = 0; j < ns; j++)
 		if (in[j])
 			apply(&l[seq[j].i], seq[j]);
+}
+
+/* ... measured */
+static double subset(Graph *g, Options *o, Acc *a, Layer *l, int n, const int *start, const Move *seq, int ns,
+		     const bool *in)
+{
+	set_subset(l, n, start, seq, ns, in);
 	return measure(g, o, a, l, n);
 }
 
@@ -247,7 +276,7 @@ void choose_precision(Graph *g, Options *o)
 		if ((op->kind != OP_CONV2D && op->kind != OP_DENSE) || op->nin < 2 || op->in[1]->kind != V_CONST ||
 		    op->in[1]->type.dt != DT_F32 || (op->a.wbits && op->a.abits))
 			continue;
-		Layer L = {op, xstrdup(op->out->name), type_numel(&op->in[1]->type), 0, {0}, {0}, {0}, C88, ""};
+		Layer L = {op, xstrdup(op->out->name), type_numel(&op->in[1]->type), 0, {0}, {0}, {0}, C88, "", NULL, 0};
 		L.macs = type_numel(&op->out->type) * (L.bytes / op->in[1]->type.dims[0]);
 		bool a16 = op->a.abits != 8 && int16_source(op->in[0]);
 		for (int c = 0; c < NC; c++)
@@ -257,6 +286,17 @@ void choose_precision(Graph *g, Options *o)
 		L.c = op->a.wbits == 4 ? (op->a.abits == 16 ? C416 : C48) : op->a.abits == 16 ? C816 : C88;
 		if (L.can[C88] || L.can[C48] || L.can[C816] || L.can[C416])
 			PUSH(ch->l, ch->n) = L;
+	}
+
+	/* who reads whose result (through the ops that carry int16 on) */
+	for (int j = 0; j < ch->n; j++) {
+		const Value *v = carried(ch->l[j].op->in[0]);
+		for (int i = 0; i < ch->n; i++)
+			if (v->def == ch->l[i].op) {
+				if (!ch->l[i].feeds)
+					ch->l[i].feeds = alloc_array((size_t)ch->n, sizeof *ch->l[i].feeds);
+				ch->l[i].feeds[ch->l[i].nfeeds++] = j;
+			}
 	}
 
 	/* the float outputs */
@@ -284,66 +324,50 @@ void choose_precision(Graph *g, Options *o)
 		l[i].c = keep;
 	}
 
-	/* The moves in the order the predicted effects rank them, all of
-	   them (no budget yet): the prediction orders, measurements decide. */
+	/* Start at the cheapest choice each layer may take (size: 4-bit
+	   weights, int8 activations; speed: w8a8), then upgrade: the moves in
+	   the order the predicted effects rank them (removed noise per cost
+	   added), all of them.  The prediction orders, measurements decide:
+	   the shortest prefix that meets the budget (bisection), then each of
+	   its moves undone where the whole still meets it. */
 	int *start = alloc_array((size_t)n + 1, sizeof *start);
 	for (int i = 0; i < n; i++) {
-		int d = to_a16(l[i].c);
-		if (!ch->speed && d >= 0 && l[i].can[d])
-			l[i].c = d;  /* size: int16 activations cost no bytes */
+		if (!ch->speed && l[i].can[l[i].c | 1] && !(l[i].c & 2))
+			l[i].c |= 1;
 		start[i] = l[i].c;
 	}
 	Move *seq = alloc_array((size_t)(2 * n + 1), sizeof *seq);
 	int ns = 0;
-	if (!ch->speed) {
-		for (Move m; (m = best_move(l, n, to_w4, false, true, INFINITY)).i >= 0;)
-			l[m.i].c = m.to, seq[ns++] = m;
-		for (Move m; (m = best_move(l, n, to_a8, false, false, INFINITY)).i >= 0;)
-			l[m.i].c = m.to, seq[ns++] = m;
-	} else {
-		for (Move m; (m = best_move(l, n, to_a16, true, false, 0)).i >= 0;)
-			l[m.i].c = m.to, seq[ns++] = m;
-	}
-	/* size: the longest prefix of the moves that meets the budget (each
-	   move adds noise), then each later move that still meets it alone;
-	   speed: the shortest prefix that meets it (each move removes noise),
-	   then each move of it that can be undone and still meet it */
+	for (Move m; (m = best_move(l, n, ch->speed)).i >= 0;)
+		l[m.i].c = m.to, seq[ns++] = m;
 	int lo = 0, hi = ns, k;
-	if (!ch->speed) {
-		if (prefix(g, o, &a, l, n, start, seq, 0) < budget)
-			hi = -1;
-		while (hi >= 0 && lo < hi) {
-			k = (lo + hi + 1) / 2;
-			if (prefix(g, o, &a, l, n, start, seq, k) >= budget)
-				lo = k;
-			else
-				hi = k - 1;
-		}
-		k = hi;
-	} else {
-		if (prefix(g, o, &a, l, n, start, seq, ns) < budget)
-			lo = -1;
-		while (lo >= 0 && lo < hi) {
-			k = (lo + hi) / 2;
-			if (prefix(g, o, &a, l, n, start, seq, k) >= budget)
-				hi = k;
-			else
-				lo = k + 1;
-		}
-		k = lo;
+	if (prefix(g, o, &a, l, n, start, seq, ns) < budget)
+		lo = -1;
+	while (lo >= 0 && lo < hi) {
+		k = (lo + hi) / 2;
+		if (prefix(g, o, &a, l, n, start, seq, k) >= budget)
+			hi = k;
+		else
+			lo = k + 1;
 	}
+	k = lo;
 	if (k >= 0) {
 		bool *in = alloc_array((size_t)ns + 1, sizeof *in);
 		for (int j = 0; j < ns; j++)
 			in[j] = j < k;
-		for (int j = ch->speed ? k - 1 : k; ch->speed ? j >= 0 : j < ns; j += ch->speed ? -1 : 1) {
-			in[j] = !in[j];
-			if (subset(g, o, &a, l, n, start, seq, ns, in) < budget)
-				in[j] = !in[j];
+		/* undo a move where that makes the model cheaper and the whole
+		   still meets the budget */
+		for (int j = k - 1; j >= 0; j--) {
+			set_subset(l, n, start, seq, ns, in);
+			double with = cost(l, n, ch->speed);
+			in[j] = false;
+			set_subset(l, n, start, seq, ns, in);
+			if (!(cost(l, n, ch->speed) < with) || subset(g, o, &a, l, n, start, seq, ns, in) < budget)
+				in[j] = true;
 		}
 		ch->final = subset(g, o, &a, l, n, start, seq, ns, in);
 	} else {
-		ch->final = prefix(g, o, &a, l, n, start, seq, ch->speed ? ns : 0);
+		ch->final = prefix(g, o, &a, l, n, start, seq, ns);
 	}
 	if (ch->final < budget)
 		fatal("%s: --error-budget %g dB cannot be met: the output SQNR on the calibration samples is "
@@ -355,13 +379,12 @@ void choose_precision(Graph *g, Options *o)
 		if (x->op->a.wbits && x->op->a.abits)
 			x->why = "pinned by its attributes";
 		else if (a16)
-			x->why = ch->speed ? "int16 activations: needed for the budget"
-					   : w4 ? "int16 activations make room for 4-bit weights"
-						: "int16 activations: needed for the budget";
+			x->why = "int16 activations: needed for the budget";
 		else if (w4)
-			x->why = "4-bit weights: its noise fits the budget";
-		else if (!ch->speed && x->can[to_w4(x->c)])
-			x->why = "8-bit weights: 4-bit would not fit the budget";
+			x->why = packed(x, l) ? "4-bit weights: the budget allows them"
+					      : "4-bit weights (one per byte: an int16 reader)";
+		else if (!ch->speed && x->can[x->c | 1])
+			x->why = "8-bit weights: needed for the budget";
 		else
 			x->why = ch->speed ? "w8a8: the fastest" : "w8a8";
 		x->op->a.wbits = wb[x->c];
@@ -379,7 +402,7 @@ void report_precision(const Options *o, FILE *f)
 	int w = 5;
 	for (int i = 0; i < ch->n; i++) {
 		const Layer *l = &ch->l[i];
-		w8 += l->bytes, wc += (int64_t)bytes(l, l->c);
+		w8 += l->bytes, wc += (int64_t)bytes(l, ch->l);
 		lat8 += latency(l, C88), latc += latency(l, l->c);
 		w = (int)fmax(w, (double)strlen(l->name) + 1);
 	}
@@ -414,7 +437,7 @@ void report_precision(const Options *o, FILE *f)
 		for (int c = 1; c < NC; c++)
 			snprintf(s[c - 1], sizeof s[0], l->can[c] ? "%.2f" : "-", l->sqnr[c]);
 		fprintf(f, "%%%-*s  %5d  %5d  %10lld  %10lld  %-29s  %s\n", w - 1, l->name, wb[l->c], ab[l->c],
-			(long long)bytes(l, l->c), (long long)l->macs, fmt("%s / %s / %s dB", s[0], s[1], s[2]),
+			(long long)bytes(l, ch->l), (long long)l->macs, fmt("%s / %s / %s dB", s[0], s[1], s[2]),
 			l->why);
 	}
 }
