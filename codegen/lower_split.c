@@ -9,7 +9,7 @@
 /* at most this many tasks per step (the caller's thread count is not
    known here; 8 keeps 2-8 threads busy), and at least this much work
    per task: MACs (or window reads) for rows, elements for ranges */
-enum { MAX_TASKS = 8, MIN_ROW_WORK = 1 << 18, MIN_ELEMS = 1 << 14 };
+enum { MAX_TASKS = 8, MIN_ROW_WORK = 1 << 14, MIN_ELEMS = 1 << 11 };
 
 static bool starts(const char *s, const char *prefix)
 {
