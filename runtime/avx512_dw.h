@@ -1,9 +1,30 @@
 /* avx512_dw.h: the depthwise kernel of runtime/avx512.c (included there,
-   after the requantization helpers x5_dwq / x5_dwrq it uses). */
+   after the requantization helpers x5_dwq / x5_dwrq it uses).
+
+   Depthwise (groups == C == OC), 64 channels (four zmm) at a time.  A
+   pass covers R output rows (q8_dw5_rows in tile.h: 2 for a 3x3 of
+   stride 1, 4 for a 5x5 of stride 1, 2 for a 5x5 of stride 2, 1 for a 3x3
+   of stride 2) and the 4G input rows their windows read.  Each input
+   column of the pass is transposed once into T[g][col][4]: lane c of a
+   vector holds x ^ 0x80 of input rows 4g..4g+3 in its 4 bytes, so one
+   vpdpbusd adds 4 window rows of a column, and the R output rows of the
+   pass all read the same T with their own weights (output row r's window
+   starts r * sh rows down: select.c packs its weights shifted by as
+   much, W[C/64][R][G][kw][4][16][4], zero bytes where the row is not
+   in the window).
+
+   The transpose is two rounds of unpacks (bytes of rows 0/1 and 2/3, then
+   their words): vector k then holds the channels 16L + 4k + i in dword
+   4L + i of 128-bit lane L.  B, MULT and SHIFT are packed in that order
+   (select.c), and the two rounds of saturating packs at the end put the
+   bytes back in channel order, so nothing else is permuted.  Columns and
+   rows in the padding read the zero point; -128 * sum(w) is folded into
+   the bias, as for conv2d.  The requantization is x5_dwrq's. */
 #ifndef Q8_AVX512_DW_H
 #define Q8_AVX512_DW_H
 
-/* Depthwise (groups == C == OC): 16 channels (one zmm) along one output
+/* The channels past the last block of 64 (C % 64 of them), as
+   x5_dw16conv with its own weights w from channel c0 on: 16 channels (one zmm) along one output
    row at a time.  select.c packs W[C/16][NG][kw][16][4], NG = ceil(kh/4):
    lane c of the vector of row group g and column kx holds the weights of
    taps (4g + j, kx), j = 0..3 (0 past kh), so one vpdpbusd adds the 4
@@ -15,12 +36,12 @@
    group on T[ox * sw + kx * dw]: neighbouring pixels share the columns,
    and the pixel loop tests no padding.  As for conv2d, -128 * sum(w) is
    folded into the bias.  The requantization is x5_dwrq. */
-enum { X5_DWT = 256 }; /* T vectors: NG x columns (select.c: DWCOLS) */
+enum { X5_DW16T = 256 }; /* T vectors: NG x columns (select.c: DWCOLS) */
 
 /* T[i] for the input columns iw0 + i, i < n, of 16 channels (TAIL: fewer,
    kc of them): NR rows at rp[j], cs[j] bytes per column (0 for a padding
    row, which points at 16 zero points). */
-X5_INLINE void x5_dwt(int NR, int TAIL, __m512i *T, int iw0, int n, int w,
+X5_INLINE void x5_dw16t(int NR, int TAIL, __m512i *T, int iw0, int n, int w,
                       const int8_t *const *rp, const int64_t *cs, __mmask16 kc,
                       const __m512i *ctl, __m512i tpad)
 {
@@ -57,7 +78,7 @@ X5_INLINE void x5_dwt(int NR, int TAIL, __m512i *T, int iw0, int n, int w,
    each lane drops its top row (a shift by 8 bits) and takes input row r
    (NULL: padding) in byte kh - 1 (KB: that byte of every lane); the
    columns past the image keep tpad. */
-X5_INLINE void x5_dwt_next(int TAIL, __m512i *T, int iw0, int n, int w, const int8_t *r,
+X5_INLINE void x5_dw16t_next(int TAIL, __m512i *T, int iw0, int n, int w, const int8_t *r,
                            int64_t cs, __mmask16 kc, __m512i ctl, __m512i tpad, __mmask64 kb)
 {
 	const __m512i flip = _mm512_set1_epi8((char)0x80);
@@ -79,7 +100,7 @@ X5_INLINE void x5_dwt_next(int TAIL, __m512i *T, int iw0, int n, int w, const in
 
 /* n output pixels of one row (ys bytes apart), 16 channels, from T.
    K3: one row group and kw == 3, the 3 weights held in registers. */
-X5_INLINE void x5_dwrow(int FAST, int K3, const q8_geom *g, const __m512i *T, int tcols, int ng,
+X5_INLINE void x5_dw16row(int FAST, int K3, const q8_geom *g, const __m512i *T, int tcols, int ng,
                         const int8_t *wb, const int32_t *b, const x5_dwq *q, int n,
                         int8_t *y, __mmask16 kc)
 {
@@ -108,29 +129,29 @@ X5_INLINE void x5_dwrow(int FAST, int K3, const q8_geom *g, const __m512i *T, in
 }
 
 /* one function per variant, so that each gets its own registers */
-#define X5_DWROW(F, K) \
-	static __attribute__((noinline)) void x5_dwrow_##F##K(const q8_geom *g, const __m512i *T, \
+#define X5_DW16ROW(F, K) \
+	static __attribute__((noinline)) void x5_dw16row_##F##K(const q8_geom *g, const __m512i *T, \
 		int tcols, int ng, const int8_t *wb, const int32_t *b, const x5_dwq *q, int n, \
 		int8_t *y, __mmask16 kc) \
 	{ \
-		x5_dwrow(F, K, g, T, tcols, ng, wb, b, q, n, y, kc); \
+		x5_dw16row(F, K, g, T, tcols, ng, wb, b, q, n, y, kc); \
 	}
-X5_DWROW(1, 1)
-X5_DWROW(1, 0)
-X5_DWROW(0, 1)
-X5_DWROW(0, 0)
-#undef X5_DWROW
+X5_DW16ROW(1, 1)
+X5_DW16ROW(1, 0)
+X5_DW16ROW(0, 1)
+X5_DW16ROW(0, 0)
+#undef X5_DW16ROW
 
-Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
+Q8_HELPER void x5_dw16conv(const q8_params *p, const void *a, void *yy, int c0, const int8_t *w)
 {
 	q8_geom gg, *g = &gg;
 	q8_geom_init(g, p, 0, 16);
-	const int8_t *x = a, *w = p->p[Q8P_W];
+	const int8_t *x = a;
 	int8_t *y = yy;
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int C = g->c, ng = (g->kh + 3) / 4, tcols = X5_DWT / ng, span = (g->kw - 1) * g->dw + 1;
+	int C = g->c, ng = (g->kh + 3) / 4, tcols = X5_DW16T / ng, span = (g->kw - 1) * g->dw + 1;
 	if (g->pixels <= 0 || span > tcols)
-		return; /* select.c keeps ng * span <= X5_DWT */
+		return; /* select.c keeps ng * span <= X5_DW16T */
 	int opc = (tcols - span) / g->sw + 1; /* output pixels per pass */
 	int k3 = ng == 1 && g->kw == 3;
 	int8_t azp = (int8_t)p->i[Q8_AZP], pad[16];
@@ -140,36 +161,36 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 	for (int j = 0; j < 4; j++)
 		for (int e = 0; e < 64; e++)
 			cb[j][e] = e % 4 == j ? (int8_t)(e / 16 * 4 + e % 16 / 4) : (int8_t)0x80;
-	__m512i ctl[4], T[X5_DWT];
+	__m512i ctl[4], T[X5_DW16T];
 	for (int j = 0; j < 4; j++)
 		ctl[j] = _mm512_loadu_si512((const void *)cb[j]);
 	const __m512i tpad = _mm512_set1_epi8((char)(azp ^ 0x80));
 	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h;
 	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
 	/* stride 1, one row group: each output row after the first of a pass
-	   updates T (x5_dwt_next) rather than transposing it again */
+	   updates T (x5_dw16t_next) rather than transposing it again */
 	int inc = ng == 1 && g->sh == 1 && g->dh == 1;
 	__mmask64 kb = 0; /* byte kh - 1 of every lane */
 	for (int l = 0; l < 16 && inc; l++)
 		kb |= (__mmask64)1 << (4 * l + g->kh - 1);
 	for (int n = 0; n < nimg; n++)
 	for (int ox0 = 0; ox0 < g->ow; ox0 += opc)
-	for (int c = 0; c < C; c += 16) {
+	for (int c = c0; c < C; c += 16) {
 		int np = g->ow - ox0 < opc ? g->ow - ox0 : opc;
 		int iw0 = ox0 * g->sw - g->pl, ncol = (np - 1) * g->sw + span;
 		__mmask16 kc = x5_mask(C - c);
 		int tail = C - c < 16;
 		x5_dwq q;
 		x5_dwq_init(&q, g, m + c, s + c, kc);
-		const int8_t *wb = w + (int64_t)c * ng * g->kw * 4;
+		const int8_t *wb = w + (int64_t)(c - c0) * ng * g->kw * 4;
 		for (int oy = 0; oy < g->oh; oy++) {
 			if (inc && oy > 0) {
 				int ih = oy - g->pt + g->kh - 1;
 				const int8_t *r = ih >= 0 && ih < g->h ? x + n * imgb + ih * rowb + c : NULL;
 				if (tail)
-					x5_dwt_next(1, T, iw0, ncol, g->w, r, C, kc, ctl[g->kh - 1], tpad, kb);
+					x5_dw16t_next(1, T, iw0, ncol, g->w, r, C, kc, ctl[g->kh - 1], tpad, kb);
 				else
-					x5_dwt_next(0, T, iw0, ncol, g->w, r, C, kc, ctl[g->kh - 1], tpad, kb);
+					x5_dw16t_next(0, T, iw0, ncol, g->w, r, C, kc, ctl[g->kh - 1], tpad, kb);
 			} else {
 				for (int gi = 0; gi < ng; gi++) {
 					const int8_t *rp[4];
@@ -182,28 +203,194 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 						cs[j] = in ? C : 0;
 					}
 					__m512i *tg = T + gi * tcols;
-#define X5_DWT_NR(R) tail ? x5_dwt(R, 1, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad) \
-	: x5_dwt(R, 0, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad)
+#define X5_DW16T_NR(R) tail ? x5_dw16t(R, 1, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad) \
+	: x5_dw16t(R, 0, tg, iw0, ncol, g->w, rp, cs, kc, ctl, tpad)
 					if (nr == 3)
-						X5_DWT_NR(3);
+						X5_DW16T_NR(3);
 					else if (nr == 4)
-						X5_DWT_NR(4);
+						X5_DW16T_NR(4);
 					else if (nr == 2)
-						X5_DWT_NR(2);
+						X5_DW16T_NR(2);
 					else
-						X5_DWT_NR(1);
-#undef X5_DWT_NR
+						X5_DW16T_NR(1);
+#undef X5_DW16T_NR
 				}
 			}
 			int8_t *yr = y + (((int64_t)n * g->oh + oy) * g->ow + ox0) * C + c;
 			if (q.fast && k3)
-				x5_dwrow_11(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+				x5_dw16row_11(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
 			else if (q.fast)
-				x5_dwrow_10(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+				x5_dw16row_10(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
 			else if (k3)
-				x5_dwrow_01(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+				x5_dw16row_01(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
 			else
-				x5_dwrow_00(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+				x5_dw16row_00(g, T, tcols, ng, wb, b + c, &q, np, yr, kc);
+		}
+	}
+}
+
+
+enum { X5_DWT = 512 }; /* T vectors: 4 x G x columns (select.c: DW5COLS) */
+
+/* T[4i..4i+3] for the input columns iw0 + i, i < n, of 64 channels (TAIL:
+   the kc of them): the 4 rows at r[j], cs[j] bytes per column (0 for a
+   row in the padding, which points at 64 zero points). */
+X5_INLINE void x5_dwt(int TAIL, __m512i *T, int iw0, int n, int w, const int8_t *const *r,
+                      const int64_t *cs, __mmask64 kc, __m512i tpad)
+{
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	int i = 0, e = w - iw0 < n ? w - iw0 : n;
+	for (; i < n && iw0 + i < 0; i++)
+		T[4 * i] = T[4 * i + 1] = T[4 * i + 2] = T[4 * i + 3] = tpad;
+	/* named rows, not a loop over arrays: see the conv tiles */
+	const int8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];
+	int64_t c0 = cs[0], c1 = cs[1], c2 = cs[2], c3 = cs[3];
+#define X5_DWL(p) (TAIL ? _mm512_maskz_loadu_epi8(kc, p) : _mm512_loadu_si512((const void *)(p)))
+	for (; i < e; i++) {
+		int64_t iw = iw0 + i;
+		__m512i a = X5_DWL(r0 + iw * c0), b = X5_DWL(r1 + iw * c1);
+		__m512i c = X5_DWL(r2 + iw * c2), d = X5_DWL(r3 + iw * c3);
+		__m512i abl = _mm512_unpacklo_epi8(a, b), abh = _mm512_unpackhi_epi8(a, b);
+		__m512i cdl = _mm512_unpacklo_epi8(c, d), cdh = _mm512_unpackhi_epi8(c, d);
+		__m512i *t = T + 4 * i;
+		t[0] = _mm512_xor_si512(flip, _mm512_unpacklo_epi16(abl, cdl));
+		t[1] = _mm512_xor_si512(flip, _mm512_unpackhi_epi16(abl, cdl));
+		t[2] = _mm512_xor_si512(flip, _mm512_unpacklo_epi16(abh, cdh));
+		t[3] = _mm512_xor_si512(flip, _mm512_unpackhi_epi16(abh, cdh));
+	}
+#undef X5_DWL
+	for (; i < n; i++)
+		T[4 * i] = T[4 * i + 1] = T[4 * i + 2] = T[4 * i + 3] = tpad;
+}
+
+/* The requantization constants of a block of 64 channels, in the order of
+   the transposed vectors */
+typedef struct {
+	x5_dwq q[4];
+	__m512i lo8, hi8;
+	int fast;
+} x5_dwq4;
+
+/* n output pixels of one row (C bytes apart), 64 channels, from T: row
+   groups g0..g1 of the pass, weights wr ([G][kw][4] vectors).  KW: kw
+   when it is 3 or 5 (unrolled), else 0. */
+X5_INLINE void x5_dwrow(int FAST, int KW, const q8_geom *g, const __m512i *T, int tcols, int g0,
+                        int g1, const int8_t *wr, const int32_t *b, const x5_dwq4 *q, int n,
+                        int8_t *y, __mmask64 kc)
+{
+	const __m512i b0 = _mm512_loadu_si512((const void *)b);
+	const __m512i b1 = _mm512_loadu_si512((const void *)(b + 16));
+	const __m512i b2 = _mm512_loadu_si512((const void *)(b + 32));
+	const __m512i b3 = _mm512_loadu_si512((const void *)(b + 48));
+	int sw = g->sw, dw = g->dw, kw = KW ? KW : g->kw, C = g->c;
+	for (int i = 0; i < n; i++) {
+		__m512i a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+		for (int gi = g0; gi <= g1; gi++) {
+			const __m512i *t = T + 4 * ((int64_t)gi * tcols + (int64_t)i * sw);
+			const __m512i *wv = (const __m512i *)(const void *)(wr + (int64_t)gi * kw * 256);
+			for (int kx = 0; kx < kw; kx++, t += 4 * dw, wv += 4) {
+				a0 = _mm512_dpbusd_epi32(a0, t[0], _mm512_loadu_si512((const void *)wv));
+				a1 = _mm512_dpbusd_epi32(a1, t[1], _mm512_loadu_si512((const void *)(wv + 1)));
+				a2 = _mm512_dpbusd_epi32(a2, t[2], _mm512_loadu_si512((const void *)(wv + 2)));
+				a3 = _mm512_dpbusd_epi32(a3, t[3], _mm512_loadu_si512((const void *)(wv + 3)));
+			}
+		}
+		if (FAST) {
+			a0 = x5_dwrqn(&q->q[0], a0), a1 = x5_dwrqn(&q->q[1], a1);
+			a2 = x5_dwrqn(&q->q[2], a2), a3 = x5_dwrqn(&q->q[3], a3);
+		} else { /* each vector its own path, both clamped */
+#define X5_RQ(k, a) a = q->q[k].fast ? x5_dwrq(1, &q->q[k], a) : x5_dwrq(0, &q->q[k], a)
+			X5_RQ(0, a0), X5_RQ(1, a1), X5_RQ(2, a2), X5_RQ(3, a3);
+#undef X5_RQ
+		}
+		/* saturating to [-128, 127], then clamping to [lo, hi], equals
+		   clamping first */
+		__m512i v = _mm512_packs_epi16(_mm512_packs_epi32(a0, a1), _mm512_packs_epi32(a2, a3));
+		v = _mm512_min_epi8(_mm512_max_epi8(v, q->lo8), q->hi8);
+		_mm512_mask_storeu_epi8(y + (int64_t)i * C, kc, v);
+	}
+}
+
+/* one function per variant, so that each gets its own registers */
+#define X5_DWROW(F, K) \
+	static __attribute__((noinline)) void x5_dwrow_##F##_##K(const q8_geom *g, \
+		const __m512i *T, int tcols, int g0, int g1, const int8_t *wr, const int32_t *b, \
+		const x5_dwq4 *q, int n, int8_t *y, __mmask64 kc) \
+	{ \
+		x5_dwrow(F, K, g, T, tcols, g0, g1, wr, b, q, n, y, kc); \
+	}
+X5_DWROW(1, 3)
+X5_DWROW(1, 5)
+X5_DWROW(1, 0)
+X5_DWROW(0, 3)
+X5_DWROW(0, 5)
+X5_DWROW(0, 0)
+#undef X5_DWROW
+
+Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
+{
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, 0, 16);
+	const int8_t *x = a, *w = p->p[Q8P_W];
+	int8_t *y = yy;
+	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int C = g->c, C64 = C / 64 * 64, G, R = q8_dw5_rows(g->kh, g->sh, g->dh, &G);
+	int tcols = X5_DWT / (4 * G), span = (g->kw - 1) * g->dw + 1;
+	int hspan = (g->kh - 1) * g->dh + 1, used = (R - 1) * g->sh + hspan;
+	if (g->pixels <= 0 || span > tcols)
+		return; /* select.c keeps 4 * G * span <= X5_DWT */
+	int opc = (tcols - span) / g->sw + 1; /* output pixels per pass */
+	int kw = g->kw == 3 || g->kw == 5 ? g->kw : 0;
+	int8_t azp = (int8_t)p->i[Q8_AZP], pad[64];
+	memset(pad, azp, sizeof pad);
+	_Alignas(64) __m512i T[X5_DWT];
+	const __m512i tpad = _mm512_set1_epi8((char)(azp ^ 0x80));
+	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h, wblk = (int64_t)R * G * g->kw * 256;
+	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
+	if (C64 < C) /* the last C % 64 channels, 16 a block */
+		x5_dw16conv(p, a, yy, C64, w + (int64_t)C64 / 64 * wblk);
+	for (int n = 0; n < nimg && C64 > 0; n++)
+	for (int ox0 = 0; ox0 < g->ow; ox0 += opc)
+	for (int c = 0; c < C64; c += 64) {
+		int np = g->ow - ox0 < opc ? g->ow - ox0 : opc;
+		int iw0 = ox0 * g->sw - g->pl, ncol = (np - 1) * g->sw + span;
+		__mmask64 kc = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+		int tail = C - c < 64;
+		x5_dwq4 q;
+		q.fast = 1;
+		for (int k = 0; k < 4; k++) { /* select.c pads with a channel's shift */
+			x5_dwq_init(&q.q[k], g, m + c + 16 * k, s + c + 16 * k, 0xffff);
+			q.fast &= q.q[k].fast;
+		}
+		q.lo8 = _mm512_set1_epi8((char)g->lo);
+		q.hi8 = _mm512_set1_epi8((char)g->hi);
+		const int8_t *wb = w + (int64_t)c / 64 * wblk;
+		for (int oy0 = 0; oy0 < g->oh; oy0 += R) {
+			for (int gi = 0; gi < G; gi++) {
+				const int8_t *rp[4];
+				int64_t cs[4];
+				for (int j = 0; j < 4; j++) {
+					int row = 4 * gi + j, ih = oy0 * g->sh - g->pt + row;
+					int in = row < used && ih >= 0 && ih < g->h;
+					rp[j] = in ? x + n * imgb + ih * rowb + c : pad;
+					cs[j] = in ? C : 0;
+				}
+				if (tail)
+					x5_dwt(1, T + 4 * gi * tcols, iw0, ncol, g->w, rp, cs, kc, tpad);
+				else
+					x5_dwt(0, T + 4 * gi * tcols, iw0, ncol, g->w, rp, cs, kc, tpad);
+			}
+			for (int r = 0; r < R && oy0 + r < g->oh; r++) {
+				int g0 = r * g->sh / 4, g1 = (r * g->sh + hspan - 1) / 4;
+				const int8_t *wr = wb + (int64_t)r * G * g->kw * 256;
+				int8_t *yr = y + (((int64_t)n * g->oh + oy0 + r) * g->ow + ox0) * C + c;
+#define X5_DWR(F, K) x5_dwrow_##F##_##K(g, T, tcols, g0, g1, wr, b + c, &q, np, yr, kc)
+				if (q.fast)
+					kw == 3 ? X5_DWR(1, 3) : kw == 5 ? X5_DWR(1, 5) : X5_DWR(1, 0);
+				else
+					kw == 3 ? X5_DWR(0, 3) : kw == 5 ? X5_DWR(0, 5) : X5_DWR(0, 0);
+#undef X5_DWR
+			}
 		}
 	}
 }

@@ -379,4 +379,18 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 	}
 }
 
+/* The avx512 depthwise kernel's passes (runtime/avx512_dw.h, packed by
+   codegen/select.c): the window rows of one output row, span = (kh - 1)
+   * dh + 1, fill *G groups of 4 input rows; the 4 * *G rows of a pass
+   serve the R (returned, at most 4) output rows whose windows lie in
+   them. */
+Q8_HELPER int q8_dw5_rows(int kh, int sh, int dh, int *G)
+{
+	int span = (kh - 1) * dh + 1, r = 1;
+	*G = (span + 3) / 4;
+	while (r < 4 && r * sh + span <= 4 * *G)
+		r++;
+	return r;
+}
+
 #endif
