@@ -283,9 +283,28 @@ X5_INLINE void x5_dwrow(int FAST, int KW, const q8_geom *g, const __m512i *T, in
 	const __m512i b2 = _mm512_loadu_si512((const void *)(b + 32));
 	const __m512i b3 = _mm512_loadu_si512((const void *)(b + 48));
 	int sw = g->sw, dw = g->dw, kw = KW ? KW : g->kw, C = g->c;
+	/* a 3-wide window in one row group: its 12 weight vectors stay in
+	   registers (else they are loaded with each vpdpbusd) */
+	int hold = KW == 3 && g0 == g1;
+	const __m512i *wh = (const __m512i *)(const void *)(wr + (int64_t)g0 * kw * 256);
+#define X5_W(j) (hold ? _mm512_loadu_si512((const void *)(wh + j)) : b0)
+	const __m512i w0 = X5_W(0), w1 = X5_W(1), w2 = X5_W(2), w3 = X5_W(3);
+	const __m512i w4 = X5_W(4), w5 = X5_W(5), w6 = X5_W(6), w7 = X5_W(7);
+	const __m512i w8 = X5_W(8), w9 = X5_W(9), w10 = X5_W(10), w11 = X5_W(11);
+#undef X5_W
 	for (int i = 0; i < n; i++) {
 		__m512i a0 = b0, a1 = b1, a2 = b2, a3 = b3;
-		for (int gi = g0; gi <= g1; gi++) {
+		if (hold) {
+			const __m512i *t = T + 4 * ((int64_t)g0 * tcols + (int64_t)i * sw), *u = t + 4 * dw;
+			const __m512i *v = u + 4 * dw;
+			a0 = _mm512_dpbusd_epi32(a0, t[0], w0), a1 = _mm512_dpbusd_epi32(a1, t[1], w1);
+			a2 = _mm512_dpbusd_epi32(a2, t[2], w2), a3 = _mm512_dpbusd_epi32(a3, t[3], w3);
+			a0 = _mm512_dpbusd_epi32(a0, u[0], w4), a1 = _mm512_dpbusd_epi32(a1, u[1], w5);
+			a2 = _mm512_dpbusd_epi32(a2, u[2], w6), a3 = _mm512_dpbusd_epi32(a3, u[3], w7);
+			a0 = _mm512_dpbusd_epi32(a0, v[0], w8), a1 = _mm512_dpbusd_epi32(a1, v[1], w9);
+			a2 = _mm512_dpbusd_epi32(a2, v[2], w10), a3 = _mm512_dpbusd_epi32(a3, v[3], w11);
+		}
+		for (int gi = g0; !hold && gi <= g1; gi++) {
 			const __m512i *t = T + 4 * ((int64_t)gi * tcols + (int64_t)i * sw);
 			const __m512i *wv = (const __m512i *)(const void *)(wr + (int64_t)gi * kw * 256);
 			for (int kx = 0; kx < kw; kx++, t += 4 * dw, wv += 4) {
