@@ -330,6 +330,78 @@ X5_INLINE void x5_dwrow(int FAST, int KW, const q8_geom *g, const __m512i *T, in
 	}
 }
 
+/* The R output rows of a pass together (rows ys bytes apart), for a
+   5-wide window whose every row spans both of G = 2 row groups (5x5 of
+   stride 1, R = 4, or 2, R = 2): each transposed vector is loaded once
+   for the R rows. */
+#define X5_RQ4(F, q, a0, a1, a2, a3) \
+	(F ? (a0 = x5_dwrqn(&(q)->q[0], a0), a1 = x5_dwrqn(&(q)->q[1], a1), \
+	      a2 = x5_dwrqn(&(q)->q[2], a2), a3 = x5_dwrqn(&(q)->q[3], a3)) \
+	   : (a0 = (q)->q[0].fast ? x5_dwrq(1, &(q)->q[0], a0) : x5_dwrq(0, &(q)->q[0], a0), \
+	      a1 = (q)->q[1].fast ? x5_dwrq(1, &(q)->q[1], a1) : x5_dwrq(0, &(q)->q[1], a1), \
+	      a2 = (q)->q[2].fast ? x5_dwrq(1, &(q)->q[2], a2) : x5_dwrq(0, &(q)->q[2], a2), \
+	      a3 = (q)->q[3].fast ? x5_dwrq(1, &(q)->q[3], a3) : x5_dwrq(0, &(q)->q[3], a3)))
+X5_INLINE void x5_dwst(const x5_dwq4 *q, int8_t *y, __mmask64 kc, __m512i a0, __m512i a1,
+                       __m512i a2, __m512i a3)
+{
+	__m512i v = _mm512_packs_epi16(_mm512_packs_epi32(a0, a1), _mm512_packs_epi32(a2, a3));
+	v = _mm512_min_epi8(_mm512_max_epi8(v, q->lo8), q->hi8);
+	_mm512_mask_storeu_epi8(y, kc, v);
+}
+
+X5_INLINE void x5_dwrows5(int FAST, int R, const q8_geom *g, const __m512i *T, int tcols,
+                          const int8_t *wb, const int32_t *b, const x5_dwq4 *q, int n,
+                          int8_t *y, int64_t ys, __mmask64 kc)
+{
+	int sw = g->sw, dw = g->dw, C = g->c;
+	const __m512i *W = (const __m512i *)(const void *)wb; /* [R][2][5][4] */
+#define X5_B(k) _mm512_loadu_si512((const void *)(b + 16 * k))
+#define X5_D(r, k) a##r##k = _mm512_dpbusd_epi32(a##r##k, t##k, W[((r * 2 + gi) * 5 + kx) * 4 + k])
+	for (int i = 0; i < n; i++) {
+		__m512i a00 = X5_B(0), a01 = X5_B(1), a02 = X5_B(2), a03 = X5_B(3);
+		__m512i a10 = a00, a11 = a01, a12 = a02, a13 = a03;
+		__m512i a20 = a00, a21 = a01, a22 = a02, a23 = a03;
+		__m512i a30 = a00, a31 = a01, a32 = a02, a33 = a03;
+		for (int gi = 0; gi < 2; gi++)
+			for (int kx = 0; kx < 5; kx++) {
+				const __m512i *t = T + 4 * ((int64_t)gi * tcols + (int64_t)i * sw + kx * dw);
+				__m512i t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3];
+				X5_D(0, 0), X5_D(0, 1), X5_D(0, 2), X5_D(0, 3);
+				X5_D(1, 0), X5_D(1, 1), X5_D(1, 2), X5_D(1, 3);
+				if (R > 2) {
+					X5_D(2, 0), X5_D(2, 1), X5_D(2, 2), X5_D(2, 3);
+					X5_D(3, 0), X5_D(3, 1), X5_D(3, 2), X5_D(3, 3);
+				}
+			}
+		int8_t *yi = y + (int64_t)i * C;
+		X5_RQ4(FAST, q, a00, a01, a02, a03);
+		x5_dwst(q, yi, kc, a00, a01, a02, a03);
+		X5_RQ4(FAST, q, a10, a11, a12, a13);
+		x5_dwst(q, yi + ys, kc, a10, a11, a12, a13);
+		if (R > 2) {
+			X5_RQ4(FAST, q, a20, a21, a22, a23);
+			x5_dwst(q, yi + 2 * ys, kc, a20, a21, a22, a23);
+			X5_RQ4(FAST, q, a30, a31, a32, a33);
+			x5_dwst(q, yi + 3 * ys, kc, a30, a31, a32, a33);
+		}
+	}
+#undef X5_B
+#undef X5_D
+}
+
+#define X5_DWROWS5(F, R) \
+	static __attribute__((noinline)) void x5_dwrows5_##F##_##R(const q8_geom *g, \
+		const __m512i *T, int tcols, const int8_t *wb, const int32_t *b, const x5_dwq4 *q, \
+		int n, int8_t *y, int64_t ys, __mmask64 kc) \
+	{ \
+		x5_dwrows5(F, R, g, T, tcols, wb, b, q, n, y, ys, kc); \
+	}
+X5_DWROWS5(1, 2)
+X5_DWROWS5(1, 4)
+X5_DWROWS5(0, 2)
+X5_DWROWS5(0, 4)
+#undef X5_DWROWS5
+
 /* one function per variant, so that each gets its own registers */
 #define X5_DWROW(F, K) \
 	static __attribute__((noinline)) void x5_dwrow_##F##_##K(const q8_geom *g, \
@@ -360,6 +432,9 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 		return; /* select.c keeps 4 * G * span <= X5_DWT */
 	int opc = (tcols - span) / g->sw + 1; /* output pixels per pass */
 	int kw = g->kw == 3 || g->kw == 5 ? g->kw : 0;
+	/* x5_dwrows5: 5 wide, G = 2, R = 2 or 4, every row in both groups */
+	int rows5 = kw == 5 && G == 2 && (R == 2 || R == 4) && (R - 1) * g->sh < 4 &&
+	            (R - 1) * g->sh + hspan > 4;
 	int8_t azp = (int8_t)p->i[Q8_AZP], pad[64];
 	memset(pad, azp, sizeof pad);
 	_Alignas(64) __m512i T[X5_DWT];
@@ -398,6 +473,17 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 					x5_dwt(1, T + 4 * gi * tcols, iw0, ncol, g->w, rp, cs, kc, tpad);
 				else
 					x5_dwt(0, T + 4 * gi * tcols, iw0, ncol, g->w, rp, cs, kc, tpad);
+			}
+			if (rows5 && oy0 + R <= g->oh) {
+				int8_t *yr = y + (((int64_t)n * g->oh + oy0) * g->ow + ox0) * C + c;
+				int64_t ys = (int64_t)g->ow * C;
+#define X5_DWR5(F, R) x5_dwrows5_##F##_##R(g, T, tcols, wb, b + c, &q, np, yr, ys, kc)
+				if (q.fast)
+					R == 4 ? X5_DWR5(1, 4) : X5_DWR5(1, 2);
+				else
+					R == 4 ? X5_DWR5(0, 4) : X5_DWR5(0, 2);
+#undef X5_DWR5
+				continue;
 			}
 			for (int r = 0; r < R && oy0 + r < g->oh; r++) {
 				int g0 = r * g->sh / 4, g1 = (r * g->sh + hspan - 1) / 4;
