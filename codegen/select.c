@@ -242,9 +242,9 @@ static void pack_dw(const Isa *isa, Prog *p, Step *s)
 	if (x5) {
 		/* the blocks of 64, then the last C % 64 channels for the
 		   16-channel kernel (pack_dw_x86) */
-		int C64 = C / 64 * 64;
+		int C64 = q8_dw5_c64(C);
 		int64_t n5 = 0, n16 = 0;
-		int8_t *w5 = C64 ? pack_dw5(w, C64, C64, s->p.i, &n5) : NULL;
+		int8_t *w5 = C64 ? pack_dw5(w, C64, (int)roundup(C64, 64), s->p.i, &n5) : NULL;
 		int8_t *w16 = C64 < C ? pack_dw_x86(isa, w + (int64_t)C64 * T, C - C64,
 		                                    (int)roundup(C - C64, 16), s->p.i[Q8_KH],
 		                                    s->p.i[Q8_KW], &n16) : NULL;
@@ -272,7 +272,7 @@ static void pack_dw(const Isa *isa, Prog *p, Step *s)
 		const int32_t *v = b->data;
 		int32_t *d = alloc_array(Cp, 4);
 		for (int e = 0; e < Cp; e++) {
-			int c = x5 && e < C / 64 * 64
+			int c = x5 && e < roundup(q8_dw5_c64(C), 64)
 				? e / 64 * 64 + e % 64 / 16 % 4 * 4 + e % 16 / 4 * 16 + e % 4 : e;
 			d[e] = c < C ? v[c] : k == Q8P_SHIFT && x5 ? v[0] : 0;
 		}

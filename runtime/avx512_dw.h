@@ -425,7 +425,7 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 	const int8_t *x = a, *w = p->p[Q8P_W];
 	int8_t *y = yy;
 	const int32_t *b = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
-	int C = g->c, C64 = C / 64 * 64, G, R = q8_dw5_rows(g->kh, g->sh, g->dh, &G);
+	int C = g->c, C64 = q8_dw5_c64(C), G, R = q8_dw5_rows(g->kh, g->sh, g->dh, &G);
 	int tcols = X5_DWT / (4 * G), span = (g->kw - 1) * g->dw + 1;
 	int hspan = (g->kh - 1) * g->dh + 1, used = (R - 1) * g->sh + hspan;
 	if (g->pixels <= 0 || span > tcols)
@@ -442,7 +442,7 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h, wblk = (int64_t)R * G * g->kw * 256;
 	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
 	if (C64 < C) /* the last C % 64 channels, 16 a block */
-		x5_dw16conv(p, a, yy, C64, w + (int64_t)C64 / 64 * wblk);
+		x5_dw16conv(p, a, yy, C64, w + (int64_t)(C64 + 63) / 64 * wblk);
 	for (int n = 0; n < nimg && C64 > 0; n++)
 	for (int ox0 = 0; ox0 < g->ow; ox0 += opc)
 	for (int c = 0; c < C64; c += 64) {

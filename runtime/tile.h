@@ -393,4 +393,17 @@ Q8_HELPER int q8_dw5_rows(int kh, int sh, int dh, int *G)
 	return r;
 }
 
+/* How many of C channels the avx512 depthwise kernel's blocks of 64 take
+   (the last one partial when C % 64 >= Q8_DW5_TAIL); the 16-channel
+   kernel takes the rest.  Measured on mobilenet's shapes: a tail of 8
+   to 32 channels runs faster on the 16-channel kernel, one of 48 or 56
+   (5x5) in a partial block of 64. */
+#ifndef Q8_DW5_TAIL
+#define Q8_DW5_TAIL 48
+#endif
+Q8_HELPER int q8_dw5_c64(int C)
+{
+	return C % 64 >= Q8_DW5_TAIL ? C : C / 64 * 64;
+}
+
 #endif
