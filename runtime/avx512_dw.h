@@ -356,7 +356,8 @@ X5_INLINE void x5_dwrows5(int FAST, int R, const q8_geom *g, const __m512i *T, i
 	int sw = g->sw, dw = g->dw, C = g->c;
 	const __m512i *W = (const __m512i *)(const void *)wb; /* [R][2][5][4] */
 #define X5_B(k) _mm512_loadu_si512((const void *)(b + 16 * k))
-#define X5_D(r, k) a##r##k = _mm512_dpbusd_epi32(a##r##k, t##k, W[((r * 2 + gi) * 5 + kx) * 4 + k])
+#define X5_D(r, k) a##r##k = _mm512_dpbusd_epi32(a##r##k, t##k, \
+	_mm512_loadu_si512((const void *)(W + ((r * 2 + gi) * 5 + kx) * 4 + k)))
 	for (int i = 0; i < n; i++) {
 		__m512i a00 = X5_B(0), a01 = X5_B(1), a02 = X5_B(2), a03 = X5_B(3);
 		__m512i a10 = a00, a11 = a01, a12 = a02, a13 = a03;
