@@ -33,7 +33,7 @@ enum {
 	DWTAPS = Q8_DWTAPS, /* the depthwise kernels' window limit */
 	IM2COL = 64,   /* conv2d_i8_im2col_avx512's window limit (bytes) */
 	DWCOLS = 256,  /* the avx2 depthwise kernel's column buffer (vectors) */
-	DW5COLS = 512, /* the avx512 one's (runtime/avx512_dw.h: X5_DWT) */
+	DW5COLS = 256, /* the avx512 one's (runtime/avx512_dw.h: X5_DWT) */
 	MCU_COL = 1024, /* runtime/mcu.h's Q8_MCU_COL: the Cortex-M window buffer (bytes) */
 };
 

@@ -230,7 +230,7 @@ Q8_HELPER void x5_dw16conv(const q8_params *p, const void *a, void *yy, int c0, 
 }
 
 
-enum { X5_DWT = 512 }; /* T vectors: 4 x G x columns (select.c: DW5COLS) */
+enum { X5_DWT = 256 }; /* T vectors: 4 x G x columns (select.c: DW5COLS), 16 KB */
 
 /* T[4i..4i+3] for the input columns iw0 + i, i < n, of 64 channels (TAIL:
    the kc of them): the 4 rows at r[j], cs[j] bytes per column (0 for a
