@@ -142,7 +142,8 @@ X5_DW16ROW(0, 1)
 X5_DW16ROW(0, 0)
 #undef X5_DW16ROW
 
-Q8_HELPER void x5_dw16conv(const q8_params *p, const void *a, void *yy, int c0, const int8_t *w)
+static __attribute__((noinline, unused)) void x5_dw16conv(const q8_params *p, const void *a, void *yy,
+                                                         int c0, const int8_t *w)
 {
 	q8_geom gg, *g = &gg;
 	q8_geom_init(g, p, 0, 16);
@@ -419,7 +420,7 @@ X5_DWROW(0, 5)
 X5_DWROW(0, 0)
 #undef X5_DWROW
 
-Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
+static __attribute__((noinline, unused)) void x5_dw64conv(const q8_params *p, const void *a, void *yy)
 {
 	q8_geom gg, *g = &gg;
 	q8_geom_init(g, p, 0, 16);
@@ -442,8 +443,6 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 	const __m512i tpad = _mm512_set1_epi8((char)(azp ^ 0x80));
 	int64_t rowb = (int64_t)g->w * C, imgb = rowb * g->h, wblk = (int64_t)R * G * g->kw * 256;
 	int nimg = (int)(g->pixels / ((int64_t)g->oh * g->ow));
-	if (C64 < C) /* the last C % 64 channels, 16 a block */
-		x5_dw16conv(p, a, yy, C64, w + (int64_t)(C64 + 63) / 64 * wblk);
 	for (int n = 0; n < nimg && C64 > 0; n++)
 	for (int ox0 = 0; ox0 < g->ow; ox0 += opc)
 	for (int c = 0; c < C64; c += 64) {
@@ -499,6 +498,17 @@ Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
 			}
 		}
 	}
+}
+
+/* the blocks of 64, then the last C % 64 channels 16 a block (one T on
+   the stack at a time) */
+Q8_HELPER void x5_dwconv(const q8_params *p, const void *a, void *yy)
+{
+	int C = p->i[Q8_C], C64 = q8_dw5_c64(C), G, R = q8_dw5_rows(p->i[Q8_KH], p->i[Q8_SH], p->i[Q8_DH], &G);
+	x5_dw64conv(p, a, yy);
+	if (C64 < C)
+		x5_dw16conv(p, a, yy, C64, (const int8_t *)p->p[Q8P_W] +
+		            (int64_t)(C64 + 63) / 64 * R * G * p->i[Q8_KW] * 256);
 }
 
 #endif
