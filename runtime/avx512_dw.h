@@ -23,9 +23,10 @@
 #ifndef Q8_AVX512_DW_H
 #define Q8_AVX512_DW_H
 
-/* The channels past the last block of 64 (C % 64 of them), as
-   x5_dw16conv with its own weights w from channel c0 on: 16 channels (one zmm) along one output
-   row at a time.  select.c packs W[C/16][NG][kw][16][4], NG = ceil(kh/4):
+/* The last C % 64 channels when fewer than 48 (q8_dw5_c64): x5_dw16conv,
+   from channel c0 on with its own weights w, 16 channels (one zmm) along
+   one output row at a time.  select.c packs W[C/16][NG][kw][16][4],
+   NG = ceil(kh/4):
    lane c of the vector of row group g and column kx holds the weights of
    taps (4g + j, kx), j = 0..3 (0 past kh), so one vpdpbusd adds the 4
    taps of a window column.  Before a row, every input column iw it reads
