@@ -6,7 +6,7 @@ q8c's int8 kernel for the host and by oneDNN's int8 convolution (Debian
 libdnnl-dev), one thread, in turns (bench/netlayers.c), with % of the
 host's vpdpbusd zmm peak measured first by bench/peak.c.
 
-usage: /usr/bin/python3 bench/netlayers.py [RUNS] [--work DIR]
+usage: /usr/bin/python3 bench/netlayers.py [RUNS] [--work DIR] [--kind conv|dw|dense]
 Builds into the work folder with cc -O3 -march=native; prints a markdown
 table (figures, not pass/fail)."""
 import argparse
@@ -60,6 +60,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('runs', nargs='?', type=int, default=31)
     ap.add_argument('--work', default=None)
+    ap.add_argument('--kind', choices=('conv', 'dw', 'dense'), help='only the shapes of one kind')
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix='q8c-netlayers-')
     os.makedirs(work, exist_ok=True)
@@ -67,6 +68,8 @@ def main():
     short = {'mobilenet_v2': 'v2', 'mobilenet_v3_small': 'v3s', 'resnet18': 'r18'}
     lines = []
     for key, (label, where) in found.items():
+        if a.kind and not label.startswith(a.kind):
+            continue
         tag = '%s [%s]' % (label, ' '.join('%s×%d' % (short[k], v) for k, v in where.items()))
         lines.append(tag.replace(' ', '_') + ' ' + ' '.join(map(str, key)))
     cc = os.environ.get('CC', 'gcc')

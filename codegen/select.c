@@ -10,10 +10,11 @@
      g the group, ob a block of L output channels of that group, kgrp a
      group of KG consecutive input channels of the tap; channels past
      OC/G or C/G are zero.  One vector register holds one [L][KG] block.
-   - dwconv (groups == C == OC), Cp = C rounded up to 16:
-       avx512: W[Cp/16][ceil(kh/4)][kw][16][4] int8, the 4 bytes of a
-               lane the window rows 4g..4g+3 of column kx (vpdpbusd on
-               transposed input columns; B folds -128 * sum(w), below)
+   - dwconv (groups == C == OC), Cp = C rounded up to 16 (64 for avx512):
+       avx512: W[Cp/64][R][G][kw][4][16][4] int8, the 4 bytes of a lane
+               4 input rows of the pass of column kx for output row r
+               (vpdpbusd on transposed input columns; B folds
+               -128 * sum(w), below; B, MULT, SHIFT permuted: pack_dw5)
        avx2:   W[Cp/8][ceil(kh/2)][kw][8][2] int16, rows 2g, 2g+1
                (vpmaddwd on int16 pairs)
        else:   W[kh][kw][Cp] int16.
@@ -31,7 +32,8 @@ enum {
 	PADBUF = Q8_PADBUF, /* the kernels' stack buffer of pad values (bytes) */
 	DWTAPS = Q8_DWTAPS, /* the depthwise kernels' window limit */
 	IM2COL = 64,   /* conv2d_i8_im2col_avx512's window limit (bytes) */
-	DWCOLS = 256,  /* the x86 depthwise kernels' column buffer (vectors) */
+	DWCOLS = 256,  /* the avx2 depthwise kernel's column buffer (vectors) */
+	DW5COLS = 256, /* the avx512 one's (runtime/avx512_dw.h: X5_DWT) */
 	MCU_COL = 1024, /* runtime/mcu.h's Q8_MCU_COL: the Cortex-M window buffer (bytes) */
 };
 
@@ -180,6 +182,33 @@ static void *pack_dw_x86(const Isa *isa, const int8_t *w, int C, int Cp, int kh,
 	return pw;
 }
 
+/* avx512 depthwise (runtime/avx512_dw.h), 64 channels a block and R
+   output rows a pass (q8_dw5_rows): W[Cp/64][R][G][kw][4][4][4][4] int8,
+   [k][L][i][j] the 4 vectors of a block: lane (L, i) of vector k is
+   channel 16L + 4k + i, its byte j the tap of input row 4g + j of the
+   pass for output row r, whose window starts r * sh rows down. */
+static int8_t *pack_dw5(const int8_t *w, int C, int Cp, const int32_t *i, int64_t *n)
+{
+	int kh = i[Q8_KH], kw = i[Q8_KW], sh = i[Q8_SH], dh = i[Q8_DH], G;
+	int R = q8_dw5_rows(kh, sh, dh, &G);
+	*n = (int64_t)Cp * R * G * kw * 4;
+	int8_t *pw = alloc_array(*n, 1);
+	int64_t e = 0;
+	for (int cb = 0; cb < Cp / 64; cb++)
+	for (int r = 0; r < R; r++)
+	for (int g = 0; g < G; g++)
+	for (int kx = 0; kx < kw; kx++)
+	for (int k = 0; k < 4; k++)
+	for (int L = 0; L < 4; L++)
+	for (int l = 0; l < 4; l++)
+	for (int j = 0; j < 4; j++, e++) {
+		int c = cb * 64 + 16 * L + 4 * k + l, d = 4 * g + j - r * sh;
+		int ky = d >= 0 && d % dh == 0 ? d / dh : kh;
+		pw[e] = c < C && ky < kh ? w[((int64_t)c * kh + ky) * kw + kx] : 0;
+	}
+	return pw;
+}
+
 /* The x86 depthwise kernels transpose the input columns of a window
    into a stack buffer of DWCOLS vectors (ng row groups x columns), and
    their requantization relies on q8rt.h's multiplier range (clamping
@@ -191,9 +220,10 @@ static bool dw_ok(const Isa *isa, const Prog *p, const Step *s)
 		return false;
 	if (isa->kind != TG_X86_64_AVX512 && isa->kind != TG_X86_64_AVX2)
 		return true;
-	int RG = isa->kind == TG_X86_64_AVX512 ? 4 : 2;
 	int64_t span = (int64_t)(i[Q8_KW] - 1) * i[Q8_DW] + 1;
-	if ((i[Q8_KH] + RG - 1) / RG * span > DWCOLS)
+	int64_t G = ((int64_t)(i[Q8_KH] - 1) * i[Q8_DH] + 4) / 4;
+	if (isa->kind == TG_X86_64_AVX512 ? 4 * G * span > DW5COLS
+	                                  : (i[Q8_KH] + 1) / 2 * span > DWCOLS)
 		return false;
 	int nrq = i[Q8_NRQ];
 	const int32_t *m = blobdata(p, s->pblob[Q8P_MULT], DT_I32, nrq);
@@ -207,11 +237,27 @@ static bool dw_ok(const Isa *isa, const Prog *p, const Step *s)
 static void pack_dw(const Isa *isa, Prog *p, Step *s)
 {
 	int C = s->p.i[Q8_C], T = s->p.i[Q8_KH] * s->p.i[Q8_KW];
-	int Cp = (int)roundup(C, 16);
+	bool x5 = isa->kind == TG_X86_64_AVX512;
+	int Cp = (int)roundup(C, x5 ? 64 : 16);
 	const int8_t *w = blobdata(p, s->pblob[Q8P_W], DT_I8, (int64_t)C * T);
 	int64_t n = (int64_t)T * Cp;
 	void *pw;
-	if (isa->kind == TG_X86_64_AVX512 || isa->kind == TG_X86_64_AVX2) {
+	if (x5) {
+		/* the blocks of 64, then the last C % 64 channels for the
+		   16-channel kernel (pack_dw_x86) */
+		int C64 = q8_dw5_c64(C);
+		int64_t n5 = 0, n16 = 0;
+		int8_t *w5 = C64 ? pack_dw5(w, C64, (int)roundup(C64, 64), s->p.i, &n5) : NULL;
+		int8_t *w16 = C64 < C ? pack_dw_x86(isa, w + (int64_t)C64 * T, C - C64,
+		                                    (int)roundup(C - C64, 16), s->p.i[Q8_KH],
+		                                    s->p.i[Q8_KW], &n16) : NULL;
+		n = n5 + n16;
+		pw = alloc_array(n, 1);
+		if (n5)
+			memcpy(pw, w5, (size_t)n5);
+		if (n16)
+			memcpy((int8_t *)pw + n5, w16, (size_t)n16);
+	} else if (isa->kind == TG_X86_64_AVX2) {
 		pw = pack_dw_x86(isa, w, C, Cp, s->p.i[Q8_KH], s->p.i[Q8_KW], &n);
 	} else {
 		pw = alloc_array(n, dtype_size(isa->dwdt));
@@ -221,11 +267,18 @@ static void pack_dw(const Isa *isa, Prog *p, Step *s)
 	}
 	/* avx512 folds -128 * sum(w) into the bias, as for conv2d */
 	repack_rq(isa, p, s, C, 1, 1, w, T);
-	/* [C][1] per channel: repack_rq padded to 1, pad it to Cp */
+	/* [C][1] per channel: repack_rq padded to 1, pad it to Cp; avx512's
+	   blocks of 64 in the order of its transposed vectors (pack_dw5),
+	   the padding with channel 0's shift */
 	for (int k = Q8P_B; k <= Q8P_SHIFT; k++) {
 		Blob *b = &p->blobs[s->pblob[k]];
+		const int32_t *v = b->data;
 		int32_t *d = alloc_array(Cp, 4);
-		memcpy(d, b->data, (size_t)C * 4);
+		for (int e = 0; e < Cp; e++) {
+			int c = x5 && e < roundup(q8_dw5_c64(C), 64)
+				? e / 64 * 64 + e % 64 / 16 % 4 * 4 + e % 16 / 4 * 16 + e % 4 : e;
+			d[e] = c < C ? v[c] : k == Q8P_SHIFT && x5 ? v[0] : 0;
+		}
 		b->data = d;
 		b->n = Cp;
 	}

@@ -402,4 +402,31 @@ Q8_HELPER void q8_conv_run(const q8_params *p, const int8_t *x, int8_t *y, int d
 	q8_conv_run_w(p, x, y, dense, L, kb, shapes, 0, 0);
 }
 
+/* The avx512 depthwise kernel's passes (runtime/avx512_dw.h, packed by
+   codegen/select.c): the window rows of one output row, span = (kh - 1)
+   * dh + 1, fill *G groups of 4 input rows; the 4 * *G rows of a pass
+   serve the R (returned, at most 4) output rows whose windows lie in
+   them. */
+Q8_HELPER int q8_dw5_rows(int kh, int sh, int dh, int *G)
+{
+	int span = (kh - 1) * dh + 1, r = 1;
+	*G = (span + 3) / 4;
+	while (r < 4 && r * sh + span <= 4 * *G)
+		r++;
+	return r;
+}
+
+/* How many of C channels the avx512 depthwise kernel's blocks of 64 take
+   (the last one partial when C % 64 >= Q8_DW5_TAIL); the 16-channel
+   kernel takes the rest.  Measured on mobilenet's shapes: a tail of 8
+   to 32 channels runs faster on the 16-channel kernel, one of 48 or 56
+   (5x5) in a partial block of 64. */
+#ifndef Q8_DW5_TAIL
+#define Q8_DW5_TAIL 48
+#endif
+Q8_HELPER int q8_dw5_c64(int C)
+{
+	return C % 64 >= Q8_DW5_TAIL ? C : C / 64 * 64;
+}
+
 #endif

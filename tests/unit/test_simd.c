@@ -464,7 +464,7 @@ static void test_identity(void **state)
    to 3, windows up to 5x5 and tall ones (several row groups), channel
    counts around the vector widths, batches, requantize shifts on both
    sides of the fast path's range, per-tensor multipliers. */
-static const int dw_c[] = { 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 136 };
+static const int dw_c[] = { 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 128, 136, 144, 200 };
 
 static Case dw_case(void)
 {
