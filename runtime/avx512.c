@@ -57,6 +57,11 @@ static inline __mmask16 x5_mask(int n)
 	return n >= 16 ? 0xffff : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
 }
 
+static inline __mmask64 x5_mask64(int64_t n)
+{
+	return n >= 64 ? ~(__mmask64)0 : n > 0 ? ((__mmask64)1 << n) - 1 : 0;
+}
+
 /* The requantization of 16 output channels without 64-bit shifts, for
    the convolution tiles and the depthwise kernel: constants once per
    block (x5_dwq_init), then x5_dwrq per vector of accumulators. */
@@ -186,7 +191,9 @@ X5_INLINE void x5_pack(int NB, int8_t *y, __mmask64 k, __m512i v0, __m512i v1, _
 	}
 /* row r's accumulators += the 4 activation bytes at p times w0..w3 */
 #define X5_ACC(r, p) { \
-	__m512i xv = _mm512_xor_si512(_mm512_set1_epi32(q8_load4(p, n)), flip); \
+	__m512i xv = _mm512_set1_epi32(q8_load4(p, n)); \
+	if (FLIP) \
+		xv = _mm512_xor_si512(xv, flip); \
 	a##r##0 = _mm512_dpbusd_epi32(a##r##0, xv, w0); \
 	if (NB > 1) \
 		a##r##1 = _mm512_dpbusd_epi32(a##r##1, xv, w1); \
@@ -250,7 +257,9 @@ X5_INLINE void x5_pack(int NB, int8_t *y, __mmask64 k, __m512i v0, __m512i v1, _
 		X5_ROWS(X5_OUTG) \
 	}
 
-X5_INLINE void x5_tile(const q8_geom *g, int M, int NB, const q8_pix *px, int npix,
+/* FLIP: the input is s8, XOR it with 0x80 per broadcast; else it is
+   already u8 (x5_conv's band copy) */
+X5_INLINE void x5_tile(int FLIP, const q8_geom *g, int M, int NB, const q8_pix *px, int npix,
                        const void *w, const int32_t *b, const int32_t *m,
                        const int32_t *s, const int8_t *pad, int nvalid, int8_t *y)
 {
@@ -276,9 +285,9 @@ X5_INLINE void x5_tile(const q8_geom *g, int M, int NB, const q8_pix *px, int np
 #define X5_SUM(j) \
 	a0##j = _mm512_add_epi32(_mm512_add_epi32(a0##j, a1##j), _mm512_add_epi32(a2##j, a3##j));
 
-X5_INLINE void x5_one(const q8_geom *g, int NB, const q8_pix *px, int npix, const void *w,
-                      const int32_t *b, const int32_t *m, const int32_t *s, const int8_t *pad,
-                      int nvalid, int8_t *y)
+X5_INLINE void x5_one(int FLIP, const q8_geom *g, int NB, const q8_pix *px, int npix,
+                      const void *w, const int32_t *b, const int32_t *m, const int32_t *s,
+                      const int8_t *pad, int nvalid, int8_t *y)
 {
 	const int M = 1;
 	const __m512i flip = _mm512_set1_epi32((int)0x80808080);
@@ -310,20 +319,30 @@ X5_INLINE void x5_one(const q8_geom *g, int NB, const q8_pix *px, int npix, cons
 	X5_STORE
 }
 
-Q8_SHAPE(x5_tile_6_4, x5_tile, 6, 4)
-Q8_SHAPE(x5_tile_12_2, x5_tile, 12, 2)
-Q8_SHAPE(x5_tile_12_1, x5_tile, 12, 1)
+#define X5_TILE(g, M, NB, ...) x5_tile(1, g, M, NB, __VA_ARGS__)
+#define X5_TILEU(g, M, NB, ...) x5_tile(0, g, M, NB, __VA_ARGS__)
+Q8_SHAPE(x5_tile_6_4, X5_TILE, 6, 4)
+Q8_SHAPE(x5_tile_12_2, X5_TILE, 12, 2)
+Q8_SHAPE(x5_tile_12_1, X5_TILE, 12, 1)
+Q8_SHAPE(x5_tileu_6_4, X5_TILEU, 6, 4)
+Q8_SHAPE(x5_tileu_12_2, X5_TILEU, 12, 2)
+Q8_SHAPE(x5_tileu_12_1, X5_TILEU, 12, 1)
+#undef X5_TILE
+#undef X5_TILEU
 
-#define X5_ONE(NB) \
-	static __attribute__((noinline, unused)) void x5_one_##NB(const q8_geom *g, \
+#define X5_ONE(NAME, FLIP, NB) \
+	static __attribute__((noinline, unused)) void NAME##_##NB(const q8_geom *g, \
 		const q8_pix *px, int npix, const void *w, const int32_t *b, const int32_t *m, \
 		const int32_t *s, const int8_t *pad, int nvalid, int8_t *y) \
 	{ \
-		x5_one(g, NB, px, npix, w, b, m, s, pad, nvalid, y); \
+		x5_one(FLIP, g, NB, px, npix, w, b, m, s, pad, nvalid, y); \
 	}
-X5_ONE(4)
-X5_ONE(2)
-X5_ONE(1)
+X5_ONE(x5_one, 1, 4)
+X5_ONE(x5_one, 1, 2)
+X5_ONE(x5_one, 1, 1)
+X5_ONE(x5_oneu, 0, 4)
+X5_ONE(x5_oneu, 0, 2)
+X5_ONE(x5_oneu, 0, 1)
 #undef X5_ONE
 #undef X5_SET
 #undef X5_SUM
@@ -336,11 +355,141 @@ static const q8_shape x5_shapes[] = {
 	{ 2, 12, x5_tile_12_2, x5_one_2 },
 	{ 1, 12, x5_tile_12_1, x5_one_1 },
 };
+static const q8_shape x5_shapesu[] = {
+	{ 4, 6, x5_tileu_6_4, x5_oneu_4 },
+	{ 2, 12, x5_tileu_12_2, x5_oneu_2 },
+	{ 1, 12, x5_tileu_12_1, x5_oneu_1 },
+};
 
-Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
+/* Convolutions run on bands of output rows.  The input rows a band reads
+   are first copied into a stack buffer of X5_BAND bytes, XORed with 0x80
+   (u8 for vpdpbusd), with the padding filled with the zero point (XORed
+   too) and, for groups == 1, each pixel's channels padded with zeros to
+   a multiple of 4 (the weights there are 0).  Then every window lies
+   inside the buffer (the tiles' cheapest mode: one offset per tap and
+   group), the last channel group is a whole int32 (C = 3: the stem's
+   taps read 4 bytes, not 3 one by one), and the tiles XOR nothing: in
+   the 6 x 64 tile that XOR per broadcast was 6 of every 30 uops of the
+   ports that run vpdpbusd.  The copy reads each input byte about once
+   (kh - sh rows more per band). */
+enum { X5_BAND = 49152 };
+
+/* rows [ih0, ih0 + nr) of image x, columns [-pl, -pl + wb), into buf:
+   wb pixels of cb bytes per row */
+static void x5_band(const q8_geom *g, const int8_t *x, int ih0, int nr, int wb, int cb,
+                    int8_t azp, int8_t *buf)
 {
-	(void)b;
-	q8_conv_run(p, a, y, 0, 16, 64, x5_shapes);
+	const __m512i flip = _mm512_set1_epi8((char)0x80), fill = _mm512_set1_epi8((char)(azp ^ 0x80));
+	int C = g->c, l = g->pl < wb ? g->pl : wb; /* left padding columns */
+	int e = g->pl + g->w < wb ? g->pl + g->w : wb; /* end of the image's columns */
+	int64_t rowb = (int64_t)wb * cb;
+	for (int r = 0; r < nr; r++) {
+		int ih = ih0 + r;
+		int8_t *o = buf + r * rowb;
+		int64_t a = 0, z = rowb; /* o[a, z): pixels from the image */
+		if (ih < 0 || ih >= g->h)
+			a = z = rowb;
+		else if (cb == C)
+			a = (int64_t)l * cb, z = (int64_t)e * cb;
+		/* the padding: whole zmm stores of the fill, overwritten below */
+		if (ih < 0 || ih >= g->h || cb == C) {
+			for (int64_t j = 0; j < a; j += 64)
+				_mm512_mask_storeu_epi8(o + j, x5_mask64(a - j), fill);
+			for (int64_t j = z; j < rowb; j += 64)
+				_mm512_mask_storeu_epi8(o + j, x5_mask64(rowb - j), fill);
+		}
+		if (a >= z)
+			continue;
+		const int8_t *src = x + (int64_t)ih * g->w * C;
+		if (cb == C) {
+			src += (int64_t)(l - g->pl) * C;
+			for (int64_t j = 0; j < z - a; j += 64) {
+				__mmask64 k = x5_mask64(z - a - j);
+				_mm512_mask_storeu_epi8(o + a + j, k,
+					_mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + j), flip));
+			}
+			continue;
+		}
+		/* groups == 1, C % 4 != 0: pixel by pixel, zeros past C */
+		uint8_t f = (uint8_t)(azp ^ 0x80);
+		for (int ix = 0; ix < wb; ix++) {
+			int iw = ix - g->pl;
+			int8_t *op = o + (int64_t)ix * cb;
+			memset(op + C, 0, (size_t)(cb - C));
+			if (iw < 0 || iw >= g->w)
+				memset(op, f, (size_t)C);
+			else
+				for (int c = 0; c < C; c++)
+					op[c] = (int8_t)(src[(int64_t)iw * C + c] ^ 0x80);
+		}
+	}
+}
+
+Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *bb, void *yy)
+{
+	(void)bb;
+	q8_geom gg, *g = &gg;
+	q8_geom_init(g, p, 0, 16);
+	int groups = g->c / g->cg;
+	int cb = groups == 1 ? (g->c + 3) / 4 * 4 : g->c;
+	int64_t wb = (int64_t)(g->ow - 1) * g->sw + (int64_t)(g->kw - 1) * g->dw + 1;
+	int64_t span = (int64_t)(g->kh - 1) * g->dh + 1, rowb = wb * cb;
+	if (g->pixels <= 0)
+		return;
+	if (cb % 4 || rowb * span > X5_BAND) { /* then the tiles XOR */
+		q8_conv_run(p, a, yy, 0, 16, 64, x5_shapes);
+		return;
+	}
+	const int8_t *x = a;
+	int8_t *y = yy;
+	int R = (int)((X5_BAND / rowb - span) / g->sh + 1); /* output rows per band */
+	R = R > g->oh ? g->oh : R;
+	int nband = (g->oh + R - 1) / R;
+	R = (g->oh + nband - 1) / nband; /* bands of even size */
+	q8_geom b = *g;
+	b.w = (int)wb;
+	b.c = cb;
+	if (groups == 1)
+		b.cg = cb;
+	b.pt = b.pl = 0;
+	b.allin = 1;
+	int32_t flat[Q8_FLAT];
+	if (b.taps > 1 && b.taps * b.nk <= Q8_FLAT) {
+		for (int ky = 0, t = 0; ky < b.kh; ky++)
+			for (int kx = 0; kx < b.kw; kx++, t++)
+				for (int k = 0; k < b.nk; k++)
+					flat[t * b.nk + k] = (int32_t)(((int64_t)ky * b.dh * wb +
+						(int64_t)kx * b.dw) * cb + 4 * k);
+		b.flat = flat;
+		b.nflat = b.taps * b.nk;
+	}
+	_Alignas(64) int8_t buf[X5_BAND];
+	const char *w = p->p[Q8P_W];
+	const int32_t *bias = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int64_t bstride = (int64_t)g->taps * g->nk * 64;
+	int64_t n = p->i[Q8_N];
+	for (int64_t i = 0; i < n; i++)
+		for (int oy = 0; oy < g->oh; oy += R) {
+			int r = g->oh - oy < R ? g->oh - oy : R;
+			b.oh = r;
+			b.h = (int)((int64_t)(r - 1) * g->sh + span);
+			b.pixels = (int64_t)r * g->ow;
+			x5_band(g, x + i * g->h * g->w * g->c, oy * g->sh - g->pt, b.h, (int)wb, cb,
+			        (int8_t)p->i[Q8_AZP], buf);
+			int8_t *yb = y + (i * g->oh + oy) * g->ow * g->oc;
+			for (int grp = 0; grp < groups; grp++)
+				for (int ob = 0; ob < g->nob;) {
+					const q8_shape *k = x5_shapesu;
+					while (k->nb > g->nob - ob)
+						k++;
+					int64_t blk = (int64_t)grp * g->nob + ob;
+					q8_block bk = { k, w + blk * bstride, bias + blk * 16, m + blk * 16,
+					                s + blk * 16, buf, g->ocg - ob * 16 };
+					q8_block_run(&b, &bk, buf + (int64_t)grp * g->cg,
+					             yb + (int64_t)grp * g->ocg + (int64_t)ob * 16);
+					ob += k->nb;
+				}
+		}
 }
 
 Q8K void q8k_dense_i8_avx512(const q8_params *p, const void *a, const void *b, void *y)
