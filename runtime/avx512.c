@@ -425,6 +425,34 @@ static void x5_band(const q8_geom *g, const int8_t *x, int ih0, int nr, int wb, 
 	}
 }
 
+/* q8_block_run on a band, but a tail of at least M/2 pixels runs as one
+   tile of M (the missing pixels repeat the last one, not stored): single
+   pixels would each stream the whole block of weights */
+static void x5_block_run(const q8_geom *g, const q8_block *bk, const int8_t *x, int8_t *y)
+{
+	const q8_shape *k = bk->k;
+	q8_pix px[Q8_TILE_M];
+	q8_it it = q8_at(g, x, 0);
+	int64_t q = 0;
+	for (; q < g->pixels; q += k->m) {
+		int np = g->pixels - q < k->m ? (int)(g->pixels - q) : k->m;
+		if (2 * np < k->m)
+			break;
+		for (int r = 0; r < k->m; r++)
+			if (r < np) {
+				px[r] = it.px;
+				q8_step(g, &it);
+			} else {
+				px[r] = px[np - 1];
+			}
+		k->many(g, px, np, bk->w, bk->b, bk->m, bk->s, bk->pad, bk->nvalid, y + q * g->oc);
+	}
+	for (; q < g->pixels; q++, q8_step(g, &it)) {
+		px[0] = it.px;
+		k->one(g, px, 1, bk->w, bk->b, bk->m, bk->s, bk->pad, bk->nvalid, y + q * g->oc);
+	}
+}
+
 Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
@@ -442,10 +470,18 @@ Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *bb,
 	}
 	const int8_t *x = a;
 	int8_t *y = yy;
-	int R = (int)((X5_BAND / rowb - span) / g->sh + 1); /* output rows per band */
-	R = R > g->oh ? g->oh : R;
-	int nband = (g->oh + R - 1) / R;
-	R = (g->oh + nband - 1) / nband; /* bands of even size */
+	int rmax = (int)((X5_BAND / rowb - span) / g->sh + 1); /* output rows per band */
+	rmax = rmax > g->oh ? g->oh : rmax;
+	/* the band height that wastes least of the tiles' pixels */
+	int M = g->nob >= 4 ? 6 : 12, R = rmax;
+	int64_t best = INT64_MAX;
+	for (int r = rmax; r >= 1 && r >= rmax / 4; r--) {
+		int64_t nb = (g->oh + r - 1) / r, last = g->oh - (nb - 1) * r;
+		int64_t cost = ((nb - 1) * (((int64_t)r * g->ow + M - 1) / M) +
+		                (last * g->ow + M - 1) / M) * 16 + nb;
+		if (cost < best)
+			best = cost, R = r;
+	}
 	q8_geom b = *g;
 	b.w = (int)wb;
 	b.c = cb;
@@ -485,7 +521,7 @@ Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *bb,
 					int64_t blk = (int64_t)grp * g->nob + ob;
 					q8_block bk = { k, w + blk * bstride, bias + blk * 16, m + blk * 16,
 					                s + blk * 16, buf, g->ocg - ob * 16 };
-					q8_block_run(&b, &bk, buf + (int64_t)grp * g->cg,
+					x5_block_run(&b, &bk, buf + (int64_t)grp * g->cg,
 					             yb + (int64_t)grp * g->ocg + (int64_t)ob * 16);
 					ob += k->nb;
 				}
