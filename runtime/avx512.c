@@ -361,6 +361,48 @@ static const q8_shape x5_shapesu[] = {
 	{ 1, 12, x5_tileu_12_1, x5_oneu_1 },
 };
 
+/* A 1x1 convolution with stride 1 on a band is a GEMM: pixel r of a
+   tile reads x + r * ldx (rows past npix repeat the last one), the
+   weights W[ob][kgrp][16][4] one after the other; no pixel walk, no
+   taps. */
+X5_INLINE void x5_gemm(const q8_geom *g, int M, int NB, const int8_t *x, int64_t ldx, int npix,
+                       const void *w, const int32_t *b, const int32_t *m, const int32_t *s,
+                       int nvalid, int8_t *y)
+{
+	const int FLIP = 0;
+	const __m512i flip = _mm512_setzero_si512();
+	(void)flip;
+	X5_BIAS
+	X5_ROWS(X5_DECL)
+	int64_t bs = (int64_t)g->nk * 64;
+#define X5_XPG(r) const int8_t *xp##r = x + (int64_t)(r < npix ? r : npix - 1) * ldx;
+	X5_ROWS(X5_XPG)
+#undef X5_XPG
+	const int8_t *wt = w;
+	for (int k = 0; k < g->nk; k++, wt += 64) {
+		const int64_t off = 4 * (int64_t)k;
+		const int n = 4;
+		X5_WLOAD()
+		X5_ROWS(X5_DOT)
+	}
+	X5_STORE
+}
+
+typedef void x5_gemm_fn(const q8_geom *g, const int8_t *x, int64_t ldx, int npix, const void *w,
+                        const int32_t *b, const int32_t *m, const int32_t *s, int nvalid,
+                        int8_t *y);
+#define X5_GEMM(M, NB) \
+	static __attribute__((noinline)) void x5_gemm_##M##_##NB(const q8_geom *g, const int8_t *x, \
+		int64_t ldx, int npix, const void *w, const int32_t *b, const int32_t *m, \
+		const int32_t *s, int nvalid, int8_t *y) \
+	{ \
+		x5_gemm(g, M, NB, x, ldx, npix, w, b, m, s, nvalid, y); \
+	}
+X5_GEMM(6, 4)
+X5_GEMM(12, 2)
+X5_GEMM(12, 1)
+#undef X5_GEMM
+
 /* Convolutions run on bands of output rows.  The input rows a band reads
    are first copied into a stack buffer of X5_BAND bytes, XORed with 0x80
    (u8 for vpdpbusd), with the padding filled with the zero point (XORed
@@ -499,6 +541,8 @@ Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *bb,
 		b.flat = flat;
 		b.nflat = b.taps * b.nk;
 	}
+	/* 1x1, stride 1, groups 1: the band's pixels follow each other */
+	int gemm = g->taps == 1 && groups == 1 && g->sh == 1 && g->sw == 1 && wb == g->ow;
 	_Alignas(64) int8_t buf[X5_BAND];
 	const char *w = p->p[Q8P_W];
 	const int32_t *bias = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
@@ -513,6 +557,19 @@ Q8K void q8k_conv2d_i8_avx512(const q8_params *p, const void *a, const void *bb,
 			x5_band(g, x + i * g->h * g->w * g->c, oy * g->sh - g->pt, b.h, (int)wb, cb,
 			        (int8_t)p->i[Q8_AZP], buf);
 			int8_t *yb = y + (i * g->oh + oy) * g->ow * g->oc;
+			if (gemm) {
+				for (int ob = 0; ob < g->nob;) {
+					int nb = g->nob - ob >= 4 ? 4 : g->nob - ob >= 2 ? 2 : 1, M = nb == 4 ? 6 : 12;
+					x5_gemm_fn *f = nb == 4 ? x5_gemm_6_4 : nb == 2 ? x5_gemm_12_2 : x5_gemm_12_1;
+					const char *wo = w + ob * bstride;
+					int nvalid = g->oc - ob * 16;
+					for (int64_t q = 0; q < b.pixels; q += M)
+						f(&b, buf + q * cb, cb, b.pixels - q < M ? (int)(b.pixels - q) : M, wo,
+						  bias + ob * 16, m + ob * 16, s + ob * 16, nvalid, yb + q * g->oc + ob * 16);
+					ob += nb;
+				}
+				continue;
+			}
 			for (int grp = 0; grp < groups; grp++)
 				for (int ob = 0; ob < g->nob;) {
 					const q8_shape *k = x5_shapesu;
