@@ -266,44 +266,49 @@ static void x5_band(const q8_geom *g, const int8_t *x, int ih0, int nr, int wb, 
 	int C = g->c, l = g->pl < wb ? g->pl : wb; /* left padding columns */
 	int e = g->pl + g->w < wb ? g->pl + g->w : wb; /* end of the image's columns */
 	int64_t rowb = (int64_t)wb * cb;
+	/* C = 3: 16 pixels at a time, 48 bytes to 64 (byte 4p + 3 is any
+	   value: its weights are 0) */
+	const __m512i d3 = _mm512_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 9, 10, 11, 0);
+	const __m512i s3 = _mm512_set4_epi32((int)0x800b0a09, (int)0x80080706, (int)0x80050403,
+	                                     (int)0x80020100);
 	for (int r = 0; r < nr; r++) {
 		int ih = ih0 + r;
 		int8_t *o = buf + r * rowb;
-		int64_t a = 0, z = rowb; /* o[a, z): pixels from the image */
-		if (ih < 0 || ih >= g->h)
+		/* o[a, z): the image's pixels; the padding around them first, as
+		   whole zmm stores of the fill (the copy overwrites their excess;
+		   a pixel's bytes past C are any value: their weights are 0) */
+		int64_t a = (int64_t)l * cb, z = (int64_t)e * cb;
+		if (ih < 0 || ih >= g->h || a >= z)
 			a = z = rowb;
-		else if (cb == C)
-			a = (int64_t)l * cb, z = (int64_t)e * cb;
-		/* the padding: whole zmm stores of the fill, overwritten below */
-		if (ih < 0 || ih >= g->h || cb == C) {
-			for (int64_t j = 0; j < a; j += 64)
-				_mm512_mask_storeu_epi8(o + j, x5_mask64(a - j), fill);
-			for (int64_t j = z; j < rowb; j += 64)
-				_mm512_mask_storeu_epi8(o + j, x5_mask64(rowb - j), fill);
-		}
+		for (int64_t j = 0; j < a; j += 64)
+			_mm512_mask_storeu_epi8(o + j, x5_mask64(a - j), fill);
+		for (int64_t j = z; j < rowb; j += 64)
+			_mm512_mask_storeu_epi8(o + j, x5_mask64(rowb - j), fill);
 		if (a >= z)
 			continue;
-		const int8_t *src = x + (int64_t)ih * g->w * C;
+		const int8_t *src = x + (int64_t)ih * g->w * C + (int64_t)(l - g->pl) * C;
 		if (cb == C) {
-			src += (int64_t)(l - g->pl) * C;
 			for (int64_t j = 0; j < z - a; j += 64) {
 				__mmask64 k = x5_mask64(z - a - j);
 				_mm512_mask_storeu_epi8(o + a + j, k,
 					_mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + j), flip));
 			}
-			continue;
-		}
-		/* groups == 1, C % 4 != 0: pixel by pixel, zeros past C */
-		uint8_t f = (uint8_t)(azp ^ 0x80);
-		for (int ix = 0; ix < wb; ix++) {
-			int iw = ix - g->pl;
-			int8_t *op = o + (int64_t)ix * cb;
-			memset(op + C, 0, (size_t)(cb - C));
-			if (iw < 0 || iw >= g->w)
-				memset(op, f, (size_t)C);
-			else
+		} else if (C == 3) {
+			for (int ix = l; ix < e; ix += 16) {
+				int np = e - ix < 16 ? e - ix : 16;
+				__m512i v = _mm512_maskz_loadu_epi8(x5_mask64(3 * np), src + (int64_t)(ix - l) * 3);
+				v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(d3, v), s3);
+				_mm512_mask_storeu_epi8(o + (int64_t)ix * 4, x5_mask64(4 * np),
+				                        _mm512_xor_si512(v, flip));
+			}
+		} else {
+			/* groups == 1, C % 4 != 0: pixel by pixel, zeros past C */
+			for (int ix = l; ix < e; ix++) {
+				int8_t *op = o + (int64_t)ix * cb;
+				memset(op + C, 0, (size_t)(cb - C));
 				for (int c = 0; c < C; c++)
-					op[c] = (int8_t)(src[(int64_t)iw * C + c] ^ 0x80);
+					op[c] = (int8_t)(src[(int64_t)(ix - l) * C + c] ^ 0x80);
+			}
 		}
 	}
 }
