@@ -29,7 +29,16 @@
 	if (NB > 2) { \
 		w2 = _mm512_loadu_si512((const void *)(wt + 2 * bs)); \
 		w3 = _mm512_loadu_si512((const void *)(wt + 3 * bs)); \
+	} \
+	if (!FLIP && NB > 2) { \
+		_mm_prefetch((const char *)(wt + X5_PF), _MM_HINT_T0); \
+		_mm_prefetch((const char *)(wt + bs + X5_PF), _MM_HINT_T0); \
+		_mm_prefetch((const char *)(wt + 2 * bs + X5_PF), _MM_HINT_T0); \
+		_mm_prefetch((const char *)(wt + 3 * bs + X5_PF), _MM_HINT_T0); \
 	}
+#ifndef X5_PF
+#define X5_PF 512
+#endif
 /* row r's accumulators += the 4 activation bytes at p times w0..w3 */
 #define X5_ACC(r, p) { \
 	__m512i xv = _mm512_set1_epi32(q8_load4(p, n)); \
