@@ -350,6 +350,52 @@ static void x5_block_run(const q8_geom *g, const q8_block *bk, const int8_t *x, 
 	}
 }
 
+/* the GEMM over a band's np pixels, ldx = g->c bytes apart in buf */
+static void x5_gemm_band(const q8_geom *g, const q8_params *p, const int8_t *buf, int64_t np,
+                         int8_t *yb)
+{
+	const char *w = p->p[Q8P_W];
+	const int32_t *bias = p->p[Q8P_B], *m = p->p[Q8P_MULT], *s = p->p[Q8P_SHIFT];
+	int64_t bstride = (int64_t)g->nk * 64;
+	for (int ob = 0; ob < g->nob;) {
+		int nb = g->nob - ob >= 4 ? 4 : g->nob - ob >= 2 ? 2 : 1, M = nb == 4 ? 6 : 12;
+		x5_gemm_fn *f = nb == 4 ? x5_gemm_6_4 : nb == 2 ? x5_gemm_12_2 : x5_gemm_12_1;
+		const char *wo = w + ob * bstride;
+		int nvalid = g->oc - ob * 16;
+		for (int64_t q = 0; q < np; q += M)
+			f(g, buf + q * g->c, g->c, np - q < M ? (int)(np - q) : M, wo, bias + ob * 16,
+			  m + ob * 16, s + ob * 16, nvalid, yb + q * g->oc + ob * 16);
+		ob += nb;
+	}
+}
+
+/* A strided 1x1 convolution without padding (resnet's downsamples): the
+   pixels it reads, XORed, one after the other in the buffer, then the
+   GEMM */
+static void x5_conv1x1s(const q8_geom *g, const q8_params *p, const int8_t *x, int8_t *y)
+{
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	int C = g->c, R = (int)(X5_BAND / ((int64_t)g->ow * C));
+	R = R > g->oh ? g->oh : R;
+	_Alignas(64) int8_t buf[X5_BAND];
+	for (int64_t i = 0; i < p->i[Q8_N]; i++)
+		for (int oy = 0; oy < g->oh; oy += R) {
+			int r = g->oh - oy < R ? g->oh - oy : R;
+			int8_t *o = buf;
+			for (int j = 0; j < r; j++)
+				for (int ox = 0; ox < g->ow; ox++, o += C) {
+					const int8_t *src = x + ((i * g->h + (int64_t)(oy + j) * g->sh) * g->w +
+					                         (int64_t)ox * g->sw) * C;
+					for (int c = 0; c < C; c += 64) {
+						__mmask64 k = x5_mask64(C - c);
+						_mm512_mask_storeu_epi8(o + c, k,
+							_mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + c), flip));
+					}
+				}
+			x5_gemm_band(g, p, buf, (int64_t)r * g->ow, y + (i * g->oh + oy) * g->ow * g->oc);
+		}
+}
+
 static void x5_conv2d(const q8_params *p, const void *a, const void *bb, void *yy)
 {
 	(void)bb;
@@ -361,6 +407,11 @@ static void x5_conv2d(const q8_params *p, const void *a, const void *bb, void *y
 	int64_t span = (int64_t)(g->kh - 1) * g->dh + 1, rowb = wb * cb;
 	if (g->pixels <= 0)
 		return;
+	if (g->taps == 1 && groups == 1 && cb == g->c && g->pt == 0 && g->pl == 0 &&
+	    (g->sh > 1 || g->sw > 1) && (int64_t)g->ow * g->c <= X5_BAND) {
+		x5_conv1x1s(g, p, a, yy);
+		return;
+	}
 	if (cb % 4 || rowb * span > X5_BAND) { /* then the tiles XOR */
 		q8_conv_run(p, a, yy, 0, 16, 64, x5_shapes);
 		return;
@@ -413,16 +464,7 @@ static void x5_conv2d(const q8_params *p, const void *a, const void *bb, void *y
 			        (int8_t)p->i[Q8_AZP], buf);
 			int8_t *yb = y + (i * g->oh + oy) * g->ow * g->oc;
 			if (gemm) {
-				for (int ob = 0; ob < g->nob;) {
-					int nb = g->nob - ob >= 4 ? 4 : g->nob - ob >= 2 ? 2 : 1, M = nb == 4 ? 6 : 12;
-					x5_gemm_fn *f = nb == 4 ? x5_gemm_6_4 : nb == 2 ? x5_gemm_12_2 : x5_gemm_12_1;
-					const char *wo = w + ob * bstride;
-					int nvalid = g->oc - ob * 16;
-					for (int64_t q = 0; q < b.pixels; q += M)
-						f(&b, buf + q * cb, cb, b.pixels - q < M ? (int)(b.pixels - q) : M, wo,
-						  bias + ob * 16, m + ob * 16, s + ob * 16, nvalid, yb + q * g->oc + ob * 16);
-					ob += nb;
-				}
+				x5_gemm_band(&b, p, buf, b.pixels, yb);
 				continue;
 			}
 			for (int grp = 0; grp < groups; grp++)
