@@ -6,11 +6,18 @@ q8c's int8 kernel for the host and by oneDNN's int8 convolution (Debian
 libdnnl-dev), one thread, in turns (bench/netlayers.c), with % of the
 host's vpdpbusd zmm peak measured first by bench/peak.c.
 
-usage: /usr/bin/python3 bench/netlayers.py [RUNS] [--work DIR] [--kind conv|dw|dense]
+usage: /usr/bin/python3 bench/netlayers.py [RUNS] [--work DIR] [--nets A,B]
+                                          [--only REGEX] [--vnni-only] [--kind conv|dw|dense]
+--nets: export only these networks; --only: keep the shapes whose row label
+(e.g. 'conv3x3 56x56x64->64 [r18×4]') matches REGEX (re.search), e.g.
+'^conv(1x1|3x3) ' or 'r18'; --vnni-only: skip the second run (oneDNN's own
+choice of ISA), whose columns then read '-'.  A work folder given again
+reuses its exported networks.
 Builds into the work folder with cc -O3 -march=native; prints a markdown
 table (figures, not pass/fail)."""
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,16 +26,19 @@ from collections import OrderedDict
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from nets import NETS  # noqa: E402
 
 
-def shapes(work):
+def shapes(work, names):
     import onnx
     from onnx import shape_inference
     import nets
     found = OrderedDict()
-    for name in nets.NETS:
+    for name in names:
         path = os.path.join(work, name + '.onnx')
-        nets.export(name, path)
+        if not os.path.exists(path):
+            nets.export(name, path + '.tmp')
+            os.replace(path + '.tmp', path)
         m = shape_inference.infer_shapes(onnx.load(path))
         dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
                 for v in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output)}
@@ -61,17 +71,28 @@ def main():
     ap.add_argument('runs', nargs='?', type=int, default=31)
     ap.add_argument('--work', default=None)
     ap.add_argument('--kind', choices=('conv', 'dw', 'dense'), help='only the shapes of one kind')
+    ap.add_argument('--nets', default=None, help='comma-separated subset of ' + ','.join(NETS))
+    ap.add_argument('--only', default=None, help='regex over the row labels')
+    ap.add_argument('--vnni-only', action='store_true', help="skip oneDNN's own choice of ISA")
     a = ap.parse_args()
+    names = a.nets.split(',') if a.nets else list(NETS)
+    bad = [n for n in names if n not in NETS]
+    if bad:
+        sys.exit('netlayers.py: unknown network %s (known: %s)' % (', '.join(bad), ', '.join(NETS)))
     work = a.work or tempfile.mkdtemp(prefix='q8c-netlayers-')
     os.makedirs(work, exist_ok=True)
-    found = shapes(work)
+    found = shapes(work, names)
     short = {'mobilenet_v2': 'v2', 'mobilenet_v3_small': 'v3s', 'resnet18': 'r18'}
     lines = []
     for key, (label, where) in found.items():
         if a.kind and not label.startswith(a.kind):
             continue
         tag = '%s [%s]' % (label, ' '.join('%s×%d' % (short[k], v) for k, v in where.items()))
+        if a.only and not re.search(a.only, tag):
+            continue
         lines.append(tag.replace(' ', '_') + ' ' + ' '.join(map(str, key)))
+    if not lines:
+        sys.exit('netlayers.py: no shape matches --only %r' % a.only)
     cc = os.environ.get('CC', 'gcc')
     subprocess.run([cc, '-O3', '-march=native', '-o', os.path.join(work, 'peak'), os.path.join(HERE, 'peak.c')],
                    check=True)
@@ -89,7 +110,7 @@ def main():
     # it chooses (AMX on hosts that have it); q8c runs in both, the first
     # run's figures are shown
     rows = {}
-    for isa in ('AVX512_CORE_VNNI', 'ALL'):
+    for isa in ('AVX512_CORE_VNNI',) + (() if a.vnni_only else ('ALL',)):
         env = dict(os.environ, OMP_NUM_THREADS='1', DNNL_MAX_CPU_ISA=isa)
         r = subprocess.run([exe, str(peak), str(a.runs)], input='\n'.join(lines) + '\n', text=True, env=env,
                            capture_output=True, check=True).stdout
@@ -97,9 +118,11 @@ def main():
     print('| layer [network×count] | q8c kernel | q8c µs | q8c GOPS | q8c % peak | oneDNN VNNI GOPS | % peak |'
           ' q8c / oneDNN VNNI | oneDNN (AMX) GOPS | q8c / oneDNN AMX | oneDNN impl |')
     print('|---|---|---|---|---|---|---|---|---|---|---|')
-    for v, x in zip(rows['AVX512_CORE_VNNI'], rows['ALL']):
-        print('| %s |' % ' | '.join([v[0].replace('_', ' '), v[2], v[3], v[4], v[5], v[7], v[8], v[9], x[7],
-                                     '%.2f' % (float(x[6]) / float(v[3])), x[10]]))
+    for i, v in enumerate(rows['AVX512_CORE_VNNI']):
+        x = rows['ALL'][i] if 'ALL' in rows else None
+        print('| %s |' % ' | '.join([v[0].replace('_', ' '), v[2], v[3], v[4], v[5], v[7], v[8], v[9],
+                                     x[7] if x else '-', '%.2f' % (float(x[6]) / float(v[3])) if x else '-',
+                                     x[10] if x else v[10]]))
 
 
 if __name__ == '__main__':

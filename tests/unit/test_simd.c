@@ -435,6 +435,49 @@ static void test_avx2_w4(void **state)
 	w4mode = 0;
 }
 
+/* conv2d_i8_avx512's paths (runtime/avx512_conv.h): bands of output rows
+   on a u8 copy of their input rows, several bands per image and the last
+   one shorter; channels padded to a multiple of 4 (C = 3: resnet18's
+   7x7 stride-2 stem, with padding on all sides); 1x1 stride-1 layers as a
+   GEMM with odd channel counts and pixel counts that leave a partial
+   tile; rows too wide for a band (the tiles then XOR, as before); a
+   tail of fewer than M/2 pixels (single pixels). */
+static void test_conv_bands(void **state)
+{
+	(void)state;
+	need(TG_X86_64_AVX512);
+	static const int cases[][12] = { /* h, w, c, oc, kh, sh, pt, pl, pb, pr, groups, n */
+		{ 45, 37, 3, 64, 7, 2, 3, 3, 2, 3, 1, 1 },   /* stem: C = 3, pads differ */
+		{ 23, 30, 3, 20, 7, 2, 3, 2, 3, 1, 1, 2 },   /* and 2 images, OC tail */
+		{ 64, 60, 64, 64, 3, 1, 1, 1, 1, 1, 1, 1 },  /* 3x3, many bands */
+		{ 31, 29, 64, 128, 3, 2, 1, 1, 1, 1, 1, 1 }, /* stride 2, band tails */
+		{ 7, 7, 520, 80, 3, 1, 1, 1, 1, 1, 1, 1 },   /* 7x7 layer, C past 512 */
+		{ 13, 11, 5, 33, 1, 1, 0, 0, 0, 0, 1, 1 },   /* GEMM: C = 5 padded to 8 */
+		{ 29, 31, 37, 70, 1, 1, 0, 0, 0, 0, 1, 2 },  /* GEMM: odd C, OC, pixels */
+		{ 57, 55, 16, 16, 1, 1, 0, 0, 0, 0, 1, 1 },  /* GEMM: 12 x 16 tiles, tails */
+		{ 9, 11, 40, 96, 1, 1, 0, 0, 0, 0, 1, 1 },   /* GEMM: 6 x 64 then 12 x 32 */
+		{ 15, 16, 64, 128, 1, 2, 0, 0, 0, 0, 1, 1 }, /* 1x1 stride 2: copy, GEMM */
+		{ 12, 14, 6, 50, 1, 1, 1, 1, 1, 1, 1, 1 },   /* padded 1x1, C = 6 */
+		{ 5, 260, 96, 20, 3, 1, 1, 1, 1, 1, 1, 1 },  /* rows past the band: XOR */
+		{ 10, 10, 24, 36, 3, 1, 1, 1, 1, 1, 2, 1 },  /* groups, C / G % 4 == 0 */
+		{ 10, 10, 18, 36, 3, 1, 1, 1, 1, 1, 2, 1 },  /* groups, C / G odd: XOR */
+		{ 1, 7, 8, 64, 1, 1, 0, 0, 0, 0, 1, 1 },     /* 7 pixels: 6 + 1 single */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const int *c = cases[i];
+		Case k = { .n = c[11], .h = c[0], .w = c[1], .c = c[2], .oc = c[3], .kh = c[4],
+		           .kw = c[4], .sh = c[5], .sw = c[5], .dh = 1, .dw = 1, .pt = c[6],
+		           .pl = c[7], .pb = c[8], .pr = c[9], .groups = c[10],
+		           .azp = rnd(-128, 127), .yzp = rnd(-20, 20), .lo = -128, .hi = 127,
+		           .edges = i % 3 == 0 };
+		k.nrq = i % 2 ? 1 : k.oc;
+		Data d;
+		make(&d, &k);
+		run_case(TG_X86_64_AVX512, "conv2d_i8_avx512", &d);
+		drop(&d);
+	}
+}
+
 /* The baseline targets and the interpreter keep the portable kernels. */
 static void test_identity(void **state)
 {
@@ -578,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_avx512),
 		cmocka_unit_test(test_avx2_w4),
 		cmocka_unit_test(test_avx512_w4),
+		cmocka_unit_test(test_conv_bands),
 		cmocka_unit_test(test_dw_select),
 		cmocka_unit_test(test_dw_avx2),
 		cmocka_unit_test(test_dw_avx512),
